@@ -1,0 +1,203 @@
+// Package adapters defines the seam between kiln's compiler/scheduler and a
+// target warehouse. Concrete warehouses live in subpackages (duckdb,
+// postgres); dialect-neutral build logic lives in materialize.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Relation names one relation in a warehouse. Empty Database means the
+// connection's current database.
+type Relation struct {
+	Database   string
+	Schema     string
+	Identifier string
+}
+
+// RelationKind says what a relation is.
+type RelationKind string
+
+// Kinds of relation a warehouse reports.
+const (
+	KindTable RelationKind = "table"
+	KindView  RelationKind = "view"
+	// KindMaterializedView is a Postgres materialized view.
+	KindMaterializedView RelationKind = "materialized_view"
+)
+
+// Column is a column name with its warehouse type (as the warehouse spells it,
+// e.g. "integer", "character varying", "VARCHAR").
+type Column struct {
+	Name string
+	Type string
+}
+
+// RelationInfo describes an existing relation.
+type RelationInfo struct {
+	Relation Relation
+	Kind     RelationKind
+	Columns  []Column // in ordinal order
+}
+
+// Result is what one statement reports.
+type Result struct {
+	RowsAffected int64
+	Code         string // e.g. "SELECT", "CREATE TABLE", "INSERT"
+}
+
+// Rows is a fully or lazily read query result. Callers must Close it.
+type Rows interface {
+	Columns() []Column
+	// Next advances to the next row; it returns false at the end or on error.
+	Next() bool
+	// Values returns the current row. The slice is owned by the caller.
+	Values() ([]any, error)
+	Err() error
+	Close()
+}
+
+// RowSource streams rows into Load. Next returns io.EOF after the last row.
+type RowSource interface {
+	Next() ([]any, error)
+}
+
+// Execer runs statements; both a Warehouse and a Tx are Execers.
+type Execer interface {
+	Exec(ctx context.Context, sql string) (Result, error)
+	Query(ctx context.Context, sql string) (Rows, error)
+}
+
+// Tx is one warehouse transaction. Exactly one of Commit or Rollback must be
+// called; Rollback after Commit is a no-op so it can be deferred.
+type Tx interface {
+	Execer
+	// Load bulk-loads rows into an existing table inside the transaction
+	// (COPY FROM for Postgres, the appender for DuckDB).
+	Load(ctx context.Context, r Relation, cols []Column, rows RowSource) (int64, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Warehouse is one target warehouse. It is safe for concurrent use by the
+// scheduler's workers. Implementations map warehouse errors to *Error.
+type Warehouse interface {
+	Execer
+	Dialect() Dialect
+	// Relation describes r, or returns nil, nil when it does not exist.
+	Relation(ctx context.Context, r Relation) (*RelationInfo, error)
+	// Relations lists the relations of one schema (not the whole database).
+	Relations(ctx context.Context, database, schema string) ([]RelationInfo, error)
+	Begin(ctx context.Context) (Tx, error)
+	Close() error
+}
+
+// Dialect holds the SQL spellings that differ between warehouses.
+type Dialect interface {
+	// Name is the adapter type as dbt spells it: "postgres", "duckdb".
+	Name() string
+	// QuoteIdent quotes one identifier.
+	QuoteIdent(s string) string
+	// QuoteString renders a string literal.
+	QuoteString(s string) string
+	// Render spells a relation fully qualified and quoted as dbt renders it.
+	Render(r Relation) string
+	// TypeName maps a portable seed/ingest type to this warehouse's type:
+	// "integer", "bigint", "numeric", "float", "boolean", "date",
+	// "timestamp", "text", "json".
+	TypeName(portable string) string
+	// DefaultDatabase is the database relations live in when none is given.
+	DefaultDatabase() string
+}
+
+// Error is a warehouse error kept whole.
+type Error struct {
+	SQLState string
+	Message  string
+	Detail   string
+	Hint     string
+	// Position is the 1-based character offset in the statement, 0 if unknown.
+	Position int
+	SQL      string
+	Err      error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.SQLState != "" {
+		fmt.Fprintf(&b, "%s: ", e.SQLState)
+	}
+	b.WriteString(e.Message)
+	if e.Detail != "" {
+		fmt.Fprintf(&b, "\n  detail: %s", e.Detail)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, "\n  hint: %s", e.Hint)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// LineOf returns the 1-based line of the error position in its SQL, or 0.
+func (e *Error) LineOf() int {
+	if e.Position <= 0 || e.SQL == "" {
+		return 0
+	}
+	r := []rune(e.SQL)
+	if e.Position > len(r) {
+		return 0
+	}
+	return strings.Count(string(r[:e.Position-1]), "\n") + 1
+}
+
+// ErrUnreachable wraps connection failures; its message names host and port.
+var ErrUnreachable = errors.New("warehouse unreachable")
+
+// Profile is one resolved profiles.yml output (dbt-postgres or dbt-duckdb
+// fields), with env_var() already rendered.
+type Profile struct {
+	Type           string // "postgres" or "duckdb"
+	Host           string
+	Port           int
+	User           string
+	Password       string
+	DBName         string
+	Schema         string
+	Threads        int
+	SSLMode        string
+	ConnectTimeout int
+	SearchPath     string
+	// DuckDB
+	Path       string
+	Extensions []string
+	Settings   map[string]string
+}
+
+// ViewDefinition is an existing view as the warehouse reports it, enough to
+// create it again.
+type ViewDefinition struct {
+	Relation     Relation
+	Materialized bool
+	// Options is the text of a WITH (...) clause without the parentheses,
+	// e.g. "security_barrier=true"; empty when none.
+	Options string
+	// Select is the view's defining query, without a trailing semicolon.
+	Select string
+}
+
+// ViewDependents is implemented by warehouses whose views bind to the
+// relations they read by identity rather than by name (Postgres). Dropping
+// a replaced relation there drops or orphans the views reading it, so the
+// build logic asks for their definitions before a swap and creates them
+// again afterwards. Warehouses that bind views by name (DuckDB) do not
+// implement it.
+type ViewDependents interface {
+	// DependentViews lists the views that read r directly or through other
+	// views, ordered so that each view comes after every view it reads. It
+	// runs on ex, normally the transaction doing the swap.
+	DependentViews(ctx context.Context, ex Execer, r Relation) ([]ViewDefinition, error)
+}

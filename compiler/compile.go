@@ -1,0 +1,193 @@
+package compiler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/kilnhq/kiln/compiler/diag"
+	"github.com/kilnhq/kiln/compiler/jinja"
+)
+
+// Compile fills Compiled for the given models and analyses (and the
+// ephemeral models they inline). Templates that need execute-time
+// information are rendered again with adapter (which may be nil).
+func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adapter) error {
+	todo := map[string]*Node{}
+	var add func(id string)
+	add = func(id string) {
+		n := c.Nodes[id]
+		if n == nil || todo[id] != nil || (n.Type != Model && n.Type != Analysis) {
+			return
+		}
+		todo[id] = n
+		for _, d := range n.DependsOn {
+			if dn := c.Nodes[d]; dn != nil && dn.Materialized() == "ephemeral" {
+				add(d)
+			}
+		}
+	}
+	for _, id := range ids {
+		add(id)
+	}
+	list := make([]*Node, 0, len(todo))
+	for _, n := range todo {
+		list = append(list, n)
+	}
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = c.compileBody(ctx, list[i], adapter)
+			}
+		}()
+	}
+	for i := range list {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var all diag.List
+	for _, e := range errs {
+		all.Add(e)
+	}
+	if err := all.Err(); err != nil {
+		return err
+	}
+	for _, n := range list {
+		c.inlineEphemerals(n)
+	}
+	return nil
+}
+
+// compileBody computes n's SQL without inlined ephemerals.
+func (c *Compiler) compileBody(ctx context.Context, n *Node, adapter jinja.Adapter) error {
+	if !n.parsed.used {
+		names := make([]string, len(n.parsed.calls))
+		for i, cl := range n.parsed.calls {
+			switch cl.kind {
+			case callRef:
+				t, err := c.resolveRef(n, cl.pkg, cl.name)
+				if err != nil {
+					return err
+				}
+				names[i] = c.relationFor(t).String()
+			case callSource:
+				t, err := c.resolveSource(n, cl.name, cl.tbl)
+				if err != nil {
+					return err
+				}
+				names[i] = t.RelationName()
+			case callThis:
+				names[i] = n.RelationName()
+			}
+		}
+		n.Compiled = substitute(n.parsed.output, names)
+		return nil
+	}
+	b := &contextBuilder{c: c, node: n, execute: true}
+	res, err := c.Env.Render(n.tpl, &jinja.Context{
+		Ctx: ctx, Globals: b.globals(), Dialect: c.opts.Target.Profile.Type,
+		Adapter: adapter, Execute: true, Log: c.opts.Log,
+	})
+	if err != nil {
+		return err
+	}
+	n.Compiled = res.Output
+	return nil
+}
+
+// ephemeralClosure lists the ephemeral ancestors n inlines, parents first.
+func (c *Compiler) ephemeralClosure(n *Node) []*Node {
+	var out []*Node
+	seen := map[string]bool{}
+	var visit func(x *Node)
+	visit = func(x *Node) {
+		for _, d := range x.DependsOn {
+			dn := c.Nodes[d]
+			if dn == nil || dn.Materialized() != "ephemeral" || seen[d] {
+				continue
+			}
+			seen[d] = true
+			visit(dn)
+			out = append(out, dn)
+		}
+	}
+	visit(n)
+	return out
+}
+
+var leadingWith = regexp.MustCompile(`(?is)^(\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*)with\b`)
+
+func (c *Compiler) inlineEphemerals(n *Node) {
+	eph := c.ephemeralClosure(n)
+	if len(eph) == 0 {
+		return
+	}
+	body := n.Compiled
+	var ctes []string
+	for _, e := range eph {
+		n.Ephemerals = append(n.Ephemerals, e.UniqueID)
+		ctes = append(ctes, fmt.Sprintf("%s as (\n%s\n)", cteName(e), strings.TrimSpace(e.bodySQL())))
+	}
+	block := strings.Join(ctes, ", ")
+	if loc := leadingWith.FindStringSubmatchIndex(body); loc != nil {
+		n.Compiled = body[:loc[1]] + " " + block + "," + body[loc[1]:]
+	} else {
+		n.Compiled = "with " + block + "\n" + body
+	}
+	n.bodyOnly = body
+}
+
+// bodySQL is the node's compiled SQL without inlined CTEs.
+func (n *Node) bodySQL() string {
+	if n.bodyOnly != "" {
+		return n.bodyOnly
+	}
+	return n.Compiled
+}
+
+// WriteCompiled writes target/compiled/<project>/<path> for each node.
+func (c *Compiler) WriteCompiled(ids []string) error {
+	for _, id := range ids {
+		n := c.Nodes[id]
+		if n == nil || n.Compiled == "" {
+			continue
+		}
+		if err := c.writeTarget("compiled", n, n.Compiled); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CompiledPath is where n's compiled SQL is written.
+func (c *Compiler) CompiledPath(n *Node) string {
+	return filepath.Join(c.Project.TargetPath, "compiled", c.Project.Name, filepath.FromSlash(n.OriginalFilePath))
+}
+
+// WriteRun writes the SQL executed for n under target/run.
+func (c *Compiler) WriteRun(n *Node, sql string) error { return c.writeTarget("run", n, sql) }
+
+func (c *Compiler) writeTarget(kind string, n *Node, sql string) error {
+	path := filepath.Join(c.Project.Root, c.Project.TargetPath, kind, c.Project.Name, filepath.FromSlash(n.OriginalFilePath))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
+	}
+	if !strings.HasSuffix(sql, "\n") {
+		sql += "\n"
+	}
+	if err := os.WriteFile(path, []byte(sql), 0o644); err != nil {
+		return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
+	}
+	return nil
+}
