@@ -118,16 +118,16 @@ type contextBuilder struct {
 func (b *contextBuilder) globals() map[string]any {
 	c, n := b.c, b.node
 	g := map[string]any{
-		"target":         c.targetMap,
-		"project_name":   c.Project.Name,
-		"flags":          map[string]any{"FULL_REFRESH": c.opts.FullRefresh, "WHICH": c.opts.Command},
-		"invocation_id":  c.opts.InvocationID,
-		"run_started_at": jinja.PyTime{T: c.opts.StartedAt},
-		"var":            b.varFunc(),
-		"env_var":        b.envVarFunc(),
-		"is_incremental": func(*exec.VarArgs) *exec.Value { return exec.AsValue(false) },
-		"builtins":       map[string]any{},
-		"graph":          map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}},
+		"target":             c.targetMap,
+		"project_name":       c.Project.Name,
+		"flags":              map[string]any{"FULL_REFRESH": c.opts.FullRefresh, "WHICH": c.opts.Command},
+		"invocation_id":      c.opts.InvocationID,
+		"run_started_at":     jinja.PyTime{T: c.opts.StartedAt},
+		"var":                b.varFunc(),
+		"env_var":            b.envVarFunc(),
+		"is_incremental":     func(*exec.VarArgs) *exec.Value { return exec.AsValue(false) },
+		"builtins":           map[string]any{},
+		"graph":              map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}},
 		"selected_resources": []any{},
 	}
 	cfg := &configObject{read: func() map[string]any { return n.Config.Values }}

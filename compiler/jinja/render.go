@@ -213,7 +213,6 @@ func paramNames(m *Macro) string {
 	return strings.Join(names, ", ")
 }
 
-
 // MacroError is a failure inside a macro; it keeps the macro's position.
 type MacroError struct {
 	Macro string

@@ -165,9 +165,9 @@ func parseColumns(n *Node) ([]*ColumnSpec, error) {
 		}
 		tests, err := testsOf(c)
 		errs.Add(err)
-		quote, _ := c.Get("quote").Scalar.(bool)
-		if c.Get("quote") == nil {
-			quote = false
+		var quote bool
+		if q := c.Get("quote"); q != nil {
+			quote, _ = q.Scalar.(bool)
 		}
 		cols = append(cols, &ColumnSpec{
 			Name:        name,

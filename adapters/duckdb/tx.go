@@ -1,0 +1,151 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/kilnhq/kiln/adapters"
+)
+
+// Tx is a DuckDB transaction on one dedicated connection. BEGIN and COMMIT
+// are issued as statements so the appender can share the connection.
+type Tx struct {
+	w    *Warehouse
+	conn *sql.Conn
+	done bool
+}
+
+var _ adapters.Tx = (*Tx)(nil)
+
+// Begin starts a transaction on a connection reserved for it.
+func (w *Warehouse) Begin(ctx context.Context) (adapters.Tx, error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reserving a duckdb connection: %w", wrapErr(ctx, err, ""))
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("beginning duckdb transaction: %w", wrapErr(ctx, err, "BEGIN TRANSACTION"))
+	}
+	return &Tx{w: w, conn: conn}, nil
+}
+
+// Exec runs statements inside the transaction.
+func (t *Tx) Exec(ctx context.Context, sql string) (adapters.Result, error) {
+	if t.done {
+		return adapters.Result{}, errors.New("duckdb transaction already finished")
+	}
+	return execOn(ctx, t.conn, sql)
+}
+
+// Query runs a query inside the transaction.
+func (t *Tx) Query(ctx context.Context, sql string) (adapters.Rows, error) {
+	if t.done {
+		return nil, errors.New("duckdb transaction already finished")
+	}
+	return queryOn(ctx, t.conn, sql)
+}
+
+// Commit commits and releases the connection.
+func (t *Tx) Commit(ctx context.Context) error {
+	if t.done {
+		return errors.New("duckdb transaction already finished")
+	}
+	t.done = true
+	defer t.conn.Close()
+	if _, err := t.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		// A failed COMMIT leaves DuckDB's transaction aborted; end it so
+		// the pooled connection comes back clean.
+		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("committing duckdb transaction: %w", wrapErr(ctx, err, "COMMIT"))
+	}
+	return nil
+}
+
+// Rollback aborts the transaction; after Commit or Rollback it is a no-op.
+func (t *Tx) Rollback(ctx context.Context) error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	defer t.conn.Close()
+	// Rollback must run even when ctx is already cancelled.
+	if _, err := t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		return fmt.Errorf("rolling back duckdb transaction: %w", wrapErr(ctx, err, "ROLLBACK"))
+	}
+	return nil
+}
+
+// Load appends rows to the existing table r through DuckDB's appender,
+// filling cols in the order given.
+func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Column, rows adapters.RowSource) (int64, error) {
+	if t.done {
+		return 0, errors.New("duckdb transaction already finished")
+	}
+	catalog := r.Database
+	if catalog == "" {
+		catalog = t.w.dialect.database
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	target := t.w.dialect.Render(r)
+	var n int64
+	err := t.conn.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected duckdb driver connection %T", dc)
+		}
+		var app *duckdb.Appender
+		var err error
+		if len(names) == 0 {
+			app, err = duckdb.NewAppender(conn, catalog, r.Schema, r.Identifier)
+		} else {
+			app, err = duckdb.NewAppenderWithColumns(conn, catalog, r.Schema, r.Identifier, names)
+		}
+		if err != nil {
+			return err
+		}
+		args := make([]driver.Value, len(cols))
+		for {
+			if err := ctx.Err(); err != nil {
+				_ = app.Clear()
+				_ = app.Close()
+				return err
+			}
+			row, err := rows.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				_ = app.Clear()
+				_ = app.Close()
+				return fmt.Errorf("reading row %d: %w", n+1, err)
+			}
+			if len(args) != len(row) {
+				args = make([]driver.Value, len(row))
+			}
+			for i, v := range row {
+				args[i] = v
+			}
+			if err := app.AppendRow(args...); err != nil {
+				_ = app.Clear()
+				_ = app.Close()
+				return fmt.Errorf("appending row %d: %w", n+1, err)
+			}
+			n++
+		}
+		return app.CloseWithCancel(ctx)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("loading rows into %s: %w", target, wrapErr(ctx, err, ""))
+	}
+	return n, nil
+}

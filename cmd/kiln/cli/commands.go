@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/materialize"
+	"github.com/kilnhq/kiln/compiler"
+	"github.com/kilnhq/kiln/compiler/diag"
+	"github.com/kilnhq/kiln/compiler/manifest"
+	"github.com/kilnhq/kiln/compiler/project"
+	"github.com/kilnhq/kiln/compiler/sqlparse"
+	"github.com/kilnhq/kiln/dag/run"
+)
+
+// Version is kiln's version string.
+const Version = "0.1.0"
+
+func (s *session) meta() manifest.Meta {
+	return manifest.Meta{InvocationID: s.id, GeneratedAt: time.Now().UTC(), Target: s.target.Name, AdapterType: s.target.Profile.Type, Version: Version}
+}
+
+func (a *app) parse() error {
+	s, err := a.load("parse")
+	if err != nil {
+		return err
+	}
+	if err := manifest.Write(s.targetDir(), s.compiler, s.meta()); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Parsed %d nodes; wrote %s\n", len(s.compiler.Nodes), filepath.Join(s.project.TargetPath, "manifest.json"))
+	return nil
+}
+
+// compileSelected compiles ids (models and analyses), validates their SQL
+// and writes target/compiled. wh may be nil.
+func (a *app) compileSelected(s *session, ids []string, wh adapters.Warehouse) error {
+	var intro *run.Introspector
+	if wh != nil {
+		intro = &run.Introspector{W: wh}
+	}
+	var err error
+	if intro != nil {
+		err = s.compiler.Compile(a.ctx, ids, *intro)
+	} else {
+		err = s.compiler.Compile(a.ctx, ids, nil)
+	}
+	if err != nil {
+		return invalid(err)
+	}
+	var errs diag.List
+	for _, id := range ids {
+		n := s.compiler.Node(id)
+		if n.Compiled == "" || n.Type != compiler.Model {
+			continue
+		}
+		if err := sqlparse.Check(n.Compiled); err != nil {
+			var se *sqlparse.SyntaxError
+			errors.As(err, &se)
+			msg := fmt.Sprintf("SQL syntax error: %s (line %d of compiled SQL %s)", se.Msg, se.Line, s.compiler.CompiledPath(n))
+			if s.target.Profile.Type == "postgres" {
+				errs.Add(&diag.Diagnostic{Pos: diag.Pos{File: n.OriginalFilePath}, Msg: msg})
+			} else if a.f.logFormat == "text" {
+				fmt.Fprintf(a.stderr, "warning: %s: %s (DuckDB may still accept it)\n", n.OriginalFilePath, msg)
+			}
+		}
+	}
+	if werr := s.compiler.WriteCompiled(ids); werr != nil {
+		return werr
+	}
+	if err := errs.Err(); err != nil {
+		return invalid(err)
+	}
+	return nil
+}
+
+func (a *app) compile() error {
+	s, err := a.load("compile")
+	if err != nil {
+		return err
+	}
+	ids, err := s.selectNodes(a, compiler.Model, compiler.Analysis)
+	if err != nil {
+		return err
+	}
+	if err := a.compileSelected(s, ids, nil); err != nil {
+		return err
+	}
+	if err := manifest.Write(s.targetDir(), s.compiler, s.meta()); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Compiled %d nodes to %s\n", len(ids), filepath.Join(s.project.TargetPath, "compiled"))
+	return nil
+}
+
+// execute runs `run`, `seed` or `build`.
+func (a *app) execute(command string) error {
+	s, err := a.load(command)
+	if err != nil {
+		return err
+	}
+	var types []compiler.ResourceType
+	switch command {
+	case "run":
+		types = []compiler.ResourceType{compiler.Model}
+	case "seed":
+		types = []compiler.ResourceType{compiler.Seed}
+	default:
+		types = []compiler.ResourceType{compiler.Model, compiler.Seed}
+	}
+	ids, err := s.selectNodes(a, types...)
+	if err != nil {
+		return err
+	}
+	// Read every seed before touching the warehouse: a malformed CSV is a
+	// project error and nothing is written.
+	seeds := map[string]*materialize.SeedData{}
+	var errs diag.List
+	for _, id := range ids {
+		n := s.compiler.Node(id)
+		if n.Type != compiler.Seed {
+			continue
+		}
+		data, err := materialize.ReadCSV(s.project.Abs(n.OriginalFilePath), columnTypes(n))
+		if err != nil {
+			var ce *materialize.CSVError
+			if errors.As(err, &ce) {
+				errs.Addf(diag.Pos{File: n.OriginalFilePath, Line: ce.Line}, "malformed seed CSV: %s", ce.Msg)
+				continue
+			}
+			errs.Add(err)
+			continue
+		}
+		seeds[id] = data
+	}
+	if err := errs.Err(); err != nil {
+		return invalid(err)
+	}
+	wh, err := s.open(a.ctx)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	if err := a.compileSelected(s, ids, wh); err != nil {
+		return err
+	}
+	if err := manifest.Write(s.targetDir(), s.compiler, s.meta()); err != nil {
+		return err
+	}
+	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds}
+	out := a.newPrinter(s)
+	out.header(len(ids))
+	t0 := time.Now()
+	results := run.Schedule(a.ctx, s.graph, ids, s.target.Profile.Threads, b.Exec, out.event)
+	elapsed := time.Since(t0)
+	failed := out.summary(results, elapsed)
+	if err := a.writeResults(s, command, results, elapsed); err != nil {
+		return err
+	}
+	if a.ctx.Err() != nil {
+		return &exitError{code: ExitCancel, err: errors.New("interrupted: run cancelled")}
+	}
+	if failed {
+		return &exitError{code: ExitFailed}
+	}
+	return nil
+}
+
+func columnTypes(n *compiler.Node) map[string]string {
+	m, ok := n.Config.Values["column_types"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
+}
+
+func (a *app) writeResults(s *session, command string, results map[string]run.Outcome, elapsed time.Duration) error {
+	var rs []manifest.Result
+	for id, o := range results {
+		n := s.compiler.Node(id)
+		r := manifest.Result{
+			UniqueID: id, Status: string(o.Status), Started: o.Started, Completed: o.Started.Add(o.Elapsed),
+			ExecutionTime: o.Elapsed.Seconds(), Message: o.Message, RowsAffected: o.RowsAffected, Code: o.Code,
+			CompiledCode: n.Compiled,
+		}
+		if n.Type != compiler.Source {
+			r.RelationName = n.RelationName()
+		}
+		rs = append(rs, r)
+	}
+	args := map[string]any{"which": command, "select": a.f.selects, "exclude": a.f.excludes, "full_refresh": a.f.fullRefresh, "target": s.target.Name}
+	return manifest.WriteRunResults(s.targetDir(), s.meta(), elapsed, args, rs)
+}
+
+func (a *app) ls() error {
+	s, err := a.load("ls")
+	if err != nil {
+		return err
+	}
+	ids, err := s.selectNodes(a)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		n := s.compiler.Node(id)
+		if a.f.resourceType != "" && string(n.Type) != a.f.resourceType {
+			continue
+		}
+		switch a.f.output {
+		case "name":
+			fmt.Fprintln(a.stdout, n.Name)
+		case "path":
+			fmt.Fprintln(a.stdout, n.OriginalFilePath)
+		case "json":
+			b, _ := json.Marshal(map[string]any{"unique_id": id, "name": n.Name, "resource_type": n.Type, "original_file_path": n.OriginalFilePath, "materialized": n.Materialized(), "depends_on": n.DependsOn, "tags": n.Config.Tags()})
+			fmt.Fprintln(a.stdout, string(b))
+		default:
+			if n.Type == compiler.Source {
+				fmt.Fprintf(a.stdout, "source:%s\n", strings.Join(n.FQN, "."))
+			} else {
+				fmt.Fprintln(a.stdout, strings.Join(n.FQN, "."))
+			}
+		}
+	}
+	return nil
+}
+
+func (a *app) show() error {
+	s, err := a.load("show")
+	if err != nil {
+		return err
+	}
+	var sql, title string
+	if a.f.inline != "" {
+		sql, title = a.f.inline, "inline query"
+	}
+	wh, err := s.open(a.ctx)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	if sql == "" {
+		ids, err := s.selectNodes(a, compiler.Model, compiler.Seed, compiler.Analysis, compiler.Source)
+		if err != nil {
+			return err
+		}
+		if len(ids) != 1 {
+			return invalid(fmt.Errorf("kiln show needs --select naming exactly one node (or --inline SQL); %d selected", len(ids)))
+		}
+		n := s.compiler.Node(ids[0])
+		title = n.Name
+		switch n.Type {
+		case compiler.Seed, compiler.Source:
+			sql = "select * from " + n.RelationName()
+		default:
+			if err := a.compileSelected(s, ids, wh); err != nil {
+				return err
+			}
+			sql = n.Compiled
+		}
+	}
+	rows, err := wh.Query(a.ctx, fmt.Sprintf("select * from (\n%s\n) as kiln_show limit %d", strings.TrimRight(strings.TrimSpace(sql), ";"), a.f.limit))
+	if err != nil {
+		return &exitError{code: ExitFailed, err: fmt.Errorf("previewing %s: %w", title, err)}
+	}
+	defer rows.Close()
+	return printTable(a.stdout, title, rows)
+}
+
+func (a *app) clean() error {
+	vars, err := a.parseVars()
+	if err != nil {
+		return err
+	}
+	sr := &compiler.StringRenderer{Env: a.env, Vars: vars}
+	p, err := project.Load(a.f.projectDir, project.LoadOptions{Render: sr.Render, Vars: vars})
+	if err != nil {
+		return invalid(err)
+	}
+	for _, t := range p.CleanTargets {
+		abs := filepath.Clean(filepath.Join(p.Root, t))
+		rel, err := filepath.Rel(p.Root, abs)
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			return invalid(fmt.Errorf("clean-targets entry %q is outside the project directory; refusing to delete it", t))
+		}
+		if err := os.RemoveAll(abs); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "Cleaned %s\n", t)
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/compiler"
+	"github.com/kilnhq/kiln/dag/run"
+)
+
+// printer renders run events as dbt-like text lines or JSON lines.
+type printer struct {
+	a     *app
+	s     *session
+	json  bool
+	color bool
+	mu    sync.Mutex
+}
+
+func (a *app) newPrinter(s *session) *printer {
+	return &printer{a: a, s: s, json: a.f.logFormat == "json", color: useColor(a.stdout, a.env)}
+}
+
+func useColor(w io.Writer, env map[string]string) bool {
+	if _, ok := env["NO_COLOR"]; ok {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (a *app) logLine(msg string) {
+	if a.f.logFormat == "json" {
+		b, _ := json.Marshal(map[string]any{"event": "log", "msg": msg, "ts": time.Now().UTC().Format(time.RFC3339Nano)})
+		fmt.Fprintln(a.stdout, string(b))
+		return
+	}
+	fmt.Fprintln(a.stdout, msg)
+}
+
+func (p *printer) emitJSON(v map[string]any) {
+	v["ts"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(v)
+	fmt.Fprintln(p.a.stdout, string(b))
+}
+
+func (p *printer) header(total int) {
+	if p.json {
+		p.emitJSON(map[string]any{"event": "run_start", "total": total, "target": p.s.target.Name, "adapter": p.s.target.Profile.Type})
+		return
+	}
+	fmt.Fprintf(p.a.stdout, "Running %d nodes on %s target %q with %d threads\n", total, p.s.target.Profile.Type, p.s.target.Name, p.s.target.Profile.Threads)
+}
+
+func describe(n *compiler.Node) string {
+	switch n.Type {
+	case compiler.Seed:
+		return "seed file " + n.Schema + "." + n.Alias
+	default:
+		return "sql " + n.Materialized() + " model " + n.Schema + "." + n.Alias
+	}
+}
+
+func (p *printer) paint(code, s string) string {
+	if !p.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func dots(left, right string) string {
+	n := 80 - len(left) - len(right) - 2
+	if n < 3 {
+		n = 3
+	}
+	return left + " " + strings.Repeat(".", n) + " " + right
+}
+
+func (p *printer) event(e run.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := p.s.compiler.Node(e.ID)
+	if p.json {
+		v := map[string]any{"event": "node_" + string(e.Kind), "unique_id": e.ID, "index": e.Index, "total": e.Total, "name": n.Name, "resource_type": n.Type, "materialized": n.Materialized()}
+		if e.Kind == run.EventFinish {
+			v["status"] = e.Outcome.Status
+			v["message"] = e.Outcome.Message
+			v["execution_time"] = e.Outcome.Elapsed.Seconds()
+			v["rows_affected"] = e.Outcome.RowsAffected
+			if e.Outcome.Err != nil {
+				v["error"] = e.Outcome.Err.Error()
+			}
+		}
+		p.emitJSON(v)
+		return
+	}
+	prefix := fmt.Sprintf("%d of %d", e.Index, e.Total)
+	if e.Kind == run.EventStart {
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s START %s", prefix, describe(n)), "[RUN]"))
+		return
+	}
+	o := e.Outcome
+	switch o.Status {
+	case run.StatusSuccess:
+		verb := "OK created " + describe(n)
+		if n.Type == compiler.Seed {
+			verb = "OK loaded " + describe(n)
+		}
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", o.Message, o.Elapsed.Seconds())))
+	case run.StatusError:
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("31", "ERROR creating "+describe(n))), fmt.Sprintf("[ERROR in %.2fs]", o.Elapsed.Seconds())))
+	case run.StatusSkipped:
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("33", "SKIP relation "+n.Schema+"."+n.Alias)), "[SKIP: "+o.SkipReason+"]"))
+	}
+}
+
+// summary prints errors and totals; it reports whether anything failed.
+func (p *printer) summary(results map[string]run.Outcome, elapsed time.Duration) bool {
+	var pass, errs, skip int
+	ids := make([]string, 0, len(results))
+	for id := range results {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		switch results[id].Status {
+		case run.StatusSuccess:
+			pass++
+		case run.StatusError:
+			errs++
+		case run.StatusSkipped:
+			skip++
+		}
+	}
+	total := len(results)
+	if p.json {
+		p.emitJSON(map[string]any{"event": "run_end", "pass": pass, "error": errs, "skip": skip, "total": total, "elapsed": elapsed.Seconds()})
+		return errs > 0
+	}
+	fmt.Fprintf(p.a.stdout, "\nFinished running %d nodes in %.2fs.\n", total, elapsed.Seconds())
+	for _, id := range ids {
+		o := results[id]
+		if o.Status == run.StatusError && o.Err != nil {
+			n := p.s.compiler.Node(id)
+			fmt.Fprintf(p.a.stderr, "\n%s in %s %s\n  %s\n", p.paint("31", "Error"), n.Type, n.Name, strings.ReplaceAll(o.Err.Error(), "\n", "\n  "))
+		}
+	}
+	fmt.Fprintf(p.a.stdout, "\nDone. PASS=%d WARN=0 ERROR=%d SKIP=%d TOTAL=%d\n", pass, errs, skip, total)
+	return errs > 0
+}
+
+// printTable prints rows as an aligned text table.
+func printTable(w io.Writer, title string, rows adapters.Rows) error {
+	cols := rows.Columns()
+	header := make([]string, len(cols))
+	widths := make([]int, len(cols))
+	for i, c := range cols {
+		header[i] = c.Name
+		widths[i] = len(c.Name)
+	}
+	var data [][]string
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		line := make([]string, len(vals))
+		for i, v := range vals {
+			switch x := v.(type) {
+			case nil:
+				line[i] = "NULL"
+			case time.Time:
+				line[i] = x.Format("2006-01-02 15:04:05")
+			case []byte:
+				line[i] = string(x)
+			default:
+				line[i] = fmt.Sprint(x)
+			}
+			if len(line[i]) > widths[i] {
+				widths[i] = len(line[i])
+			}
+		}
+		data = append(data, line)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Previewing %s:\n", title)
+	row := func(cells []string) {
+		parts := make([]string, len(cells))
+		for i, c := range cells {
+			parts[i] = c + strings.Repeat(" ", widths[i]-len(c))
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(parts, " | "))
+	}
+	row(header)
+	sep := make([]string, len(widths))
+	for i, wd := range widths {
+		sep[i] = strings.Repeat("-", wd)
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(sep, " | "))
+	for _, d := range data {
+		row(d)
+	}
+	return nil
+}

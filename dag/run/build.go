@@ -1,0 +1,101 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/materialize"
+	"github.com/kilnhq/kiln/compiler"
+	"github.com/kilnhq/kiln/compiler/diag"
+)
+
+// Builder runs compiled nodes against a warehouse.
+type Builder struct {
+	Compiler    *compiler.Compiler
+	Warehouse   adapters.Warehouse
+	FullRefresh bool
+	// Seeds holds seed files read and validated before the run.
+	Seeds map[string]*materialize.SeedData
+}
+
+// Exec builds one node; it is an ExecFunc.
+func (b *Builder) Exec(ctx context.Context, id string) Outcome {
+	n := b.Compiler.Node(id)
+	rel := adapters.Relation{Database: n.Database, Schema: n.Schema, Identifier: n.Alias}
+	var applied materialize.Applied
+	var err error
+	switch n.Materialized() {
+	case "seed":
+		data := b.Seeds[id]
+		if data == nil {
+			return Outcome{Status: StatusError, Err: fmt.Errorf("seed %s was not read", n.Name)}
+		}
+		applied, err = materialize.Seed(ctx, b.Warehouse, rel, data, b.FullRefresh)
+	case "view":
+		applied, err = materialize.View(ctx, b.Warehouse, rel, n.Compiled)
+	case "table", "incremental":
+		applied, err = materialize.Table(ctx, b.Warehouse, rel, n.Compiled)
+	case "ephemeral":
+		return Outcome{Status: StatusSuccess, Message: "EPHEMERAL"}
+	default:
+		return Outcome{Status: StatusError, Err: fmt.Errorf("unknown materialization %q", n.Materialized())}
+	}
+	if len(applied.SQL) > 0 && n.Type != compiler.Seed {
+		if werr := b.Compiler.WriteRun(n, strings.Join(applied.SQL, ";\n\n")+";"); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return Outcome{Status: StatusError, Err: b.explain(n, err), Message: b.explain(n, err).Error()}
+	}
+	res := applied.Result
+	msg := res.Code
+	if res.Code != "CREATE VIEW" {
+		msg = fmt.Sprintf("%s %d", res.Code, res.RowsAffected)
+	}
+	return Outcome{Status: StatusSuccess, Message: msg, RowsAffected: res.RowsAffected, Code: res.Code}
+}
+
+// explain turns a warehouse error into one that names the node's file and,
+// when known, the line of the compiled SQL.
+func (b *Builder) explain(n *compiler.Node, err error) error {
+	var we *adapters.Error
+	if !errors.As(err, &we) {
+		return diag.At(diag.Pos{File: n.OriginalFilePath}, "%v", err)
+	}
+	pos := diag.Pos{File: n.OriginalFilePath}
+	msg := we.Error()
+	if line := compiledLine(n.Compiled, we); line > 0 {
+		msg += fmt.Sprintf("\n  at line %d of compiled SQL %s", line, b.Compiler.CompiledPath(n))
+	} else if n.Compiled != "" {
+		msg += fmt.Sprintf("\n  compiled SQL: %s", b.Compiler.CompiledPath(n))
+	}
+	return &diag.Diagnostic{Pos: pos, Msg: msg}
+}
+
+// compiledLine maps the error position in the executed statement to a line
+// of the compiled SQL, which the statement embeds.
+func compiledLine(compiled string, we *adapters.Error) int {
+	if we.Position <= 0 || we.SQL == "" || compiled == "" {
+		return 0
+	}
+	body := strings.TrimSpace(compiled)
+	start := strings.Index(we.SQL, body)
+	if start < 0 {
+		return 0
+	}
+	r := []rune(we.SQL)
+	if we.Position > len(r) {
+		return 0
+	}
+	off := len(string(r[:we.Position-1]))
+	if off < start || off > start+len(body) {
+		return 0
+	}
+	lead := len(compiled) - len(strings.TrimLeft(compiled, " \t\r\n"))
+	line, _ := diag.LineCol(compiled, lead+off-start)
+	return line
+}
