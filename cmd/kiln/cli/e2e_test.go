@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/adaptertest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// kiln runs the CLI in-process and returns exit code, stdout and stderr.
+func kiln(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// copyFixture copies a testdata project into a temp dir.
+func copyFixture(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			if d.Name() == "golden" || d.Name() == "target" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func writeProfiles(t *testing.T, dir string, p adapters.Profile) {
+	t.Helper()
+	var body string
+	switch p.Type {
+	case "postgres":
+		body = fmt.Sprintf("shop:\n  target: ci\n  outputs:\n    ci:\n      type: postgres\n      host: %s\n      port: %d\n      user: %s\n      password: \"%s\"\n      dbname: %s\n      schema: %s\n      threads: 4\n      sslmode: disable\n", p.Host, p.Port, p.User, p.Password, p.DBName, p.Schema)
+	default:
+		body = fmt.Sprintf("shop:\n  target: ci\n  outputs:\n    ci:\n      type: duckdb\n      path: %s\n      schema: %s\n      threads: 4\n", p.Path, p.Schema)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles.yml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// querier runs one-value queries against the test warehouse.
+type querier func(t *testing.T, q string) string
+
+func duckQuerier(path string) querier {
+	return func(t *testing.T, q string) string {
+		t.Helper()
+		db, err := sql.Open("duckdb", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v any
+		if err := db.QueryRow(q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return fmt.Sprint(v)
+	}
+}
+
+func pgQuerier(p adapters.Profile) querier {
+	return func(t *testing.T, q string) string {
+		t.Helper()
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", p.User, p.Password, p.Host, p.Port, p.DBName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var v any
+		if err := conn.QueryRow(ctx, q).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return fmt.Sprint(v)
+	}
+}
+
+func TestShopOnBothWarehouses(t *testing.T) {
+	for _, wh := range []string{"duckdb", "postgres"} {
+		t.Run(wh, func(t *testing.T) {
+			dir := copyFixture(t, "../../../testdata/shop")
+			var p adapters.Profile
+			var q querier
+			if wh == "postgres" {
+				p = adaptertest.Postgres(t)
+				q = pgQuerier(p)
+			} else {
+				p = adapters.Profile{Type: "duckdb", Path: filepath.Join(dir, "shop.duckdb"), Schema: "analytics"}
+				q = duckQuerier(p.Path)
+			}
+			writeProfiles(t, dir, p)
+			if code, out, errb := kiln(t, "seed", "--project-dir", dir); code != 0 {
+				t.Fatalf("seed exit %d\n%s\n%s", code, out, errb)
+			}
+			code, out, errb := kiln(t, "run", "--project-dir", dir)
+			if code != 0 {
+				t.Fatalf("run exit %d\n%s\n%s", code, out, errb)
+			}
+			if !strings.Contains(out, "Done. PASS=5 WARN=0 ERROR=0 SKIP=0 TOTAL=5") {
+				t.Errorf("summary missing:\n%s", out)
+			}
+			kind := func(schema, name string) string {
+				return q(t, fmt.Sprintf("select table_type from information_schema.tables where table_schema = '%s' and table_name = '%s'", schema, name))
+			}
+			checks := []struct{ got, want string }{
+				{q(t, "select count(*) from analytics.raw_orders"), "4"},
+				{kind("analytics", "stg_orders"), "VIEW"},
+				{kind("analytics", "orders"), "BASE TABLE"},         // alias of fct_orders
+				{kind("analytics_finance", "revenue"), "BASE TABLE"}, // custom schema
+				{q(t, "select count(*) from analytics.orders"), "4"},
+				{q(t, "select count(*) from analytics.dim_customers"), "3"},
+				{q(t, "select cast(revenue * 10 as integer) from analytics_finance.revenue where customer_id = 1"), "355"},
+				{q(t, "select zip from analytics.raw_customers where id = 1"), "01234"}, // column_types kept text
+				{q(t, "select count(*) from information_schema.tables where table_name like '%int_order_status%'"), "0"},
+				{q(t, "select count(*) from information_schema.tables where table_name like '%kiln_%'"), "0"},
+			}
+			for i, c := range checks {
+				if c.got != c.want {
+					t.Errorf("check %d: got %q want %q", i, c.got, c.want)
+				}
+			}
+			// A rebuild leaves everything in place and succeeds again.
+			if code, out, errb := kiln(t, "build", "--project-dir", dir, "-s", "+dim_customers"); code != 0 {
+				t.Fatalf("build exit %d\n%s\n%s", code, out, errb)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "target", "run_results.json")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestShopGolden compiles the shop fixture and compares target/compiled with
+// testdata/shop/golden (go test -run TestShopGolden -update rewrites it).
+func TestShopGolden(t *testing.T) {
+	dir := copyFixture(t, "../../../testdata/shop")
+	writeProfiles(t, dir, adapters.Profile{Type: "duckdb", Path: filepath.Join(dir, "shop.duckdb"), Schema: "analytics"})
+	if code, out, errb := kiln(t, "compile", "--project-dir", dir); code != 0 {
+		t.Fatalf("compile exit %d\n%s\n%s", code, out, errb)
+	}
+	compiled := filepath.Join(dir, "target", "compiled", "shop")
+	golden := "../../../testdata/shop/golden"
+	if *update {
+		_ = os.RemoveAll(golden)
+	}
+	var n int
+	err := filepath.WalkDir(compiled, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		rel, _ := filepath.Rel(compiled, path)
+		got, _ := os.ReadFile(path)
+		want := filepath.Join(golden, rel)
+		if *update {
+			_ = os.MkdirAll(filepath.Dir(want), 0o755)
+			return os.WriteFile(want, got, 0o644)
+		}
+		exp, err := os.ReadFile(want)
+		if err != nil {
+			t.Errorf("no golden file for %s (run with -update)", rel)
+			return nil
+		}
+		if string(exp) != string(got) {
+			t.Errorf("%s differs from golden:\n--- got\n%s\n--- want\n%s", rel, got, exp)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 7 {
+		t.Errorf("compiled %d files, want 7 (6 models with the ephemeral + 1 analysis)", n)
+	}
+}
+
+func TestInitThenBuild(t *testing.T) {
+	parent := t.TempDir()
+	if code, out, errb := kiln(t, "init", "demo", "--project-dir", parent); code != 0 {
+		t.Fatalf("init exit %d\n%s\n%s", code, out, errb)
+	}
+	dir := filepath.Join(parent, "demo")
+	for _, cmd := range []string{"seed", "run"} {
+		if code, out, errb := kiln(t, cmd, "--project-dir", dir); code != 0 {
+			t.Fatalf("%s exit %d\n%s\n%s", cmd, code, out, errb)
+		}
+	}
+	q := duckQuerier(filepath.Join(dir, "warehouse.duckdb"))
+	if got := q(t, "select count(*) from main.customers"); got != "5" {
+		t.Errorf("customers = %s", got)
+	}
+	if got := q(t, "select table_type from information_schema.tables where table_name = 'stg_orders'"); got != "VIEW" {
+		t.Errorf("stg_orders is %s", got)
+	}
+	code, out, _ := kiln(t, "ls", "--project-dir", dir, "-s", "+customers", "--output", "name")
+	if code != 0 || !strings.Contains(out, "stg_orders\n") || strings.Contains(out, "raw_payments\n") != true {
+		t.Errorf("ls +customers:\n%s", out)
+	}
+	code, out, _ = kiln(t, "show", "--project-dir", dir, "-s", "orders", "--limit", "2")
+	if code != 0 || !strings.Contains(out, "| order_id") || strings.Count(out, "\n") != 5 {
+		t.Errorf("show:\n%s", out)
+	}
+}
+
+func TestFailureSkipsDescendants(t *testing.T) {
+	dir := copyFixture(t, "../../../testdata/shop")
+	writeProfiles(t, dir, adapters.Profile{Type: "duckdb", Path: filepath.Join(dir, "shop.duckdb"), Schema: "analytics"})
+	if code, _, errb := kiln(t, "build", "--project-dir", dir); code != 0 {
+		t.Fatalf("first build failed: %s", errb)
+	}
+	// Break fct_orders at run time (a column that does not exist).
+	bad := "select o.*, no_such_column from {{ ref('stg_orders') }} as o\n"
+	if err := os.WriteFile(filepath.Join(dir, "models/marts/fct_orders.sql"), []byte("{{ config(alias='orders') }}\n"+bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := kiln(t, "build", "--project-dir", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errb)
+	}
+	if !strings.Contains(out, "ERROR=1 SKIP=2") || !strings.Contains(errb, "models/marts/fct_orders.sql") || !strings.Contains(errb, "no_such_column") {
+		t.Errorf("output:\n%s\n%s", out, errb)
+	}
+	// The previous version of the table is still there and whole.
+	if got := duckQuerier(filepath.Join(dir, "shop.duckdb"))(t, "select count(*) from analytics.orders"); got != "4" {
+		t.Errorf("orders after failed rebuild = %s", got)
+	}
+}

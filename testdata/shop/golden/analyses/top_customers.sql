@@ -1,0 +1,1 @@
+select * from "shop"."analytics"."dim_customers" order by revenue desc limit 3
