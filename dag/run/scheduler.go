@@ -84,7 +84,10 @@ func Schedule(ctx context.Context, g *dag.Graph, ids []string, threads int, exec
 	sort.Strings(ready)
 	started := 0
 	index := map[string]int{}
-	done := make(chan struct{ id string; out Outcome })
+	done := make(chan struct {
+		id  string
+		out Outcome
+	})
 	running := 0
 	emitLocked := func(e Event) {
 		if emit != nil {

@@ -136,7 +136,7 @@ func TestShopOnBothWarehouses(t *testing.T) {
 			checks := []struct{ got, want string }{
 				{q(t, "select count(*) from analytics.raw_orders"), "4"},
 				{kind("analytics", "stg_orders"), "VIEW"},
-				{kind("analytics", "orders"), "BASE TABLE"},         // alias of fct_orders
+				{kind("analytics", "orders"), "BASE TABLE"},          // alias of fct_orders
 				{kind("analytics_finance", "revenue"), "BASE TABLE"}, // custom schema
 				{q(t, "select count(*) from analytics.orders"), "4"},
 				{q(t, "select count(*) from analytics.dim_customers"), "3"},
