@@ -59,8 +59,9 @@ cleanup() {
 }
 
 if [ -z "${KILN_TEST_POSTGRES_URL:-}" ]; then
-  if pg_answers 127.0.0.1 5432; then
-    KILN_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+  probe=${KILN_TEST_PG_PROBE_PORT:-5432} # override to force the throwaway server
+  if pg_answers 127.0.0.1 "$probe"; then
+    KILN_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$probe/postgres?sslmode=disable"
   else
     start_throwaway_pg || { log "FAILED: no Postgres server for the tests"; exit 1; }
   fi

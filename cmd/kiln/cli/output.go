@@ -181,7 +181,11 @@ func printTable(w io.Writer, title string, rows adapters.Rows) error {
 			case nil:
 				line[i] = "NULL"
 			case time.Time:
-				line[i] = x.Format("2006-01-02 15:04:05")
+				if x.Equal(x.Truncate(24 * time.Hour)) {
+					line[i] = x.Format("2006-01-02")
+				} else {
+					line[i] = x.Format("2006-01-02 15:04:05")
+				}
 			case []byte:
 				line[i] = string(x)
 			default:
