@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kilnhq/kiln/compiler/diag"
 	"github.com/kilnhq/kiln/compiler/jinja"
@@ -157,13 +158,55 @@ func (n *Node) bodySQL() string {
 }
 
 // WriteCompiled writes target/compiled/<project>/<path> for each node.
+// Folders are written in parallel, each folder's files by one goroutine
+// (creating files in one directory concurrently contends on its lock). The
+// error reported is that of the first failing node in ids order, and no
+// new folder is started once a file has failed.
 func (c *Compiler) WriteCompiled(ids []string) error {
-	for _, id := range ids {
+	errs := make([]error, len(ids))
+	var groups [][]int
+	byDir := map[string]int{}
+	for i, id := range ids {
 		n := c.Nodes[id]
 		if n == nil || n.Compiled == "" {
 			continue
 		}
-		if err := c.writeTarget("compiled", n, n.Compiled); err != nil {
+		dir := filepath.Dir(n.OriginalFilePath)
+		g, ok := byDir[dir]
+		if !ok {
+			g = len(groups)
+			byDir[dir] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	next := make(chan []int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for group := range next {
+				for j, i := range group {
+					if failed.Load() {
+						break
+					}
+					n := c.Nodes[ids[i]]
+					if errs[i] = c.writeTargetIn(j == 0, "compiled", n, n.Compiled); errs[i] != nil {
+						failed.Store(true)
+					}
+				}
+			}
+		}()
+	}
+	for _, g := range groups {
+		next <- g
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
@@ -179,9 +222,17 @@ func (c *Compiler) CompiledPath(n *Node) string {
 func (c *Compiler) WriteRun(n *Node, sql string) error { return c.writeTarget("run", n, sql) }
 
 func (c *Compiler) writeTarget(kind string, n *Node, sql string) error {
+	return c.writeTargetIn(true, kind, n, sql)
+}
+
+// writeTargetIn is writeTarget; mkdir false skips creating the directory
+// (already done for an earlier file of the same folder).
+func (c *Compiler) writeTargetIn(mkdir bool, kind string, n *Node, sql string) error {
 	path := filepath.Join(c.Project.Root, c.Project.TargetPath, kind, c.Project.Name, filepath.FromSlash(n.OriginalFilePath))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
+	if mkdir {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
+		}
 	}
 	if !strings.HasSuffix(sql, "\n") {
 		sql += "\n"

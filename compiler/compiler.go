@@ -249,7 +249,6 @@ func (c *Compiler) parseRender(n *Node) error {
 	if err != nil {
 		return err
 	}
-	n.tpl = tpl
 	rec := &parsedRender{}
 	b := &contextBuilder{c: c, node: n, recorder: rec}
 	res, err := c.Env.Render(tpl, &jinja.Context{Globals: b.globals(), Dialect: c.opts.Target.Profile.Type, Log: c.opts.Log})
@@ -258,6 +257,12 @@ func (c *Compiler) parseRender(n *Node) error {
 	}
 	rec.output = res.Output
 	rec.used = rec.used || res.UsedExecute
+	if rec.used {
+		// Only nodes rendered again at execute time need the parsed
+		// template; the others compile by substitution, so dropping it
+		// keeps the AST of large projects out of the heap.
+		n.tpl = tpl
+	}
 	for _, kw := range rec.configs {
 		pos := configPos(n)
 		for k, v := range kw {
@@ -268,8 +273,10 @@ func (c *Compiler) parseRender(n *Node) error {
 	return nil
 }
 
+var configCall = regexp.MustCompile(`config\s*\(`)
+
 func configPos(n *Node) diag.Pos {
-	return findPos(n, regexp.MustCompile(`config\s*\(`))
+	return findPos(n, configCall)
 }
 
 // findPos returns the first line of n's source matching re (line 1 if none).
@@ -302,7 +309,7 @@ func (c *Compiler) resolveDeps() error {
 			if !contains(Materializations, m) || m == "seed" {
 				d := diag.At(materializedPos(n), "unknown materialization %q", m)
 				if s := diag.Closest(m, Materializations); s != "" {
-					d.Hint = fmt.Sprintf("did you mean %q?", s)
+					d.Hint = fmt.Sprintf("did you mean `%s`?", s)
 				} else {
 					d.Hint = "use view, table, incremental or ephemeral"
 				}

@@ -233,7 +233,12 @@ type CompilerError struct {
 	Hint string
 }
 
-func (e *CompilerError) Error() string { return e.Msg }
+func (e *CompilerError) Error() string {
+	if e.Hint != "" {
+		return e.Msg + " (" + e.Hint + ")"
+	}
+	return e.Msg
+}
 
 var lineRe = regexp.MustCompile(`(?i)\bline[: ]+(\d+)`)
 
@@ -265,6 +270,15 @@ var undefinedCallRe = regexp.MustCompile(`^(\w+) is not callable`)
 
 // cleanMessage turns gonja's nested wrapping into the innermost message.
 func cleanMessage(msg string) string {
+	// gonja flattens an error returned by a function (var, env_var, ...)
+	// into "invalid call to function 'f': <message>"; the message itself
+	// may hold ": ", so keep all of it.
+	const call = "invalid call to function '"
+	if i := strings.LastIndex(msg, call); i >= 0 {
+		if j := strings.Index(msg[i+len(call):], "': "); j >= 0 {
+			return strings.TrimSpace(msg[i+len(call)+j+3:])
+		}
+	}
 	parts := strings.Split(msg, ": ")
 	inner := parts[len(parts)-1]
 	for i := len(parts) - 1; i >= 0; i-- {

@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kilnhq/kiln/compiler/diag"
 )
@@ -203,6 +206,11 @@ func (p *Project) discover() error {
 	walk := func(dirs []string, exts []string, read bool, fn func(f *File)) {
 		for _, d := range dirs {
 			base := filepath.Join(p.Root, filepath.FromSlash(d))
+			// Walk first, then read the files found in parallel; files are
+			// handed to fn in walk order, stopping at the first unreadable
+			// one as a sequential walk would.
+			var found []*File
+			var abs []string
 			err := filepath.WalkDir(base, func(path string, de fs.DirEntry, err error) error {
 				if err != nil {
 					if errors.Is(err, fs.ErrNotExist) && path == base {
@@ -230,17 +238,18 @@ func (p *Project) discover() error {
 				if err != nil {
 					return err
 				}
-				f := &File{Path: filepath.ToSlash(rel)}
-				if read {
-					b, err := os.ReadFile(path)
-					if err != nil {
-						return err
-					}
-					f.Source = string(b)
-				}
-				fn(f)
+				found = append(found, &File{Path: filepath.ToSlash(rel)})
+				abs = append(abs, path)
 				return nil
 			})
+			if read {
+				if n, rerr := readAll(found, abs); rerr != nil {
+					found, err = found[:n], rerr
+				}
+			}
+			for _, f := range found {
+				fn(f)
+			}
 			if err != nil {
 				errs.Add(fmt.Errorf("reading %s: %w", d, err))
 			}
@@ -272,6 +281,40 @@ func (p *Project) discover() error {
 		sort.Slice(l, func(i, j int) bool { return l[i].Path < l[j].Path })
 	}
 	return errs.Err()
+}
+
+// readAll reads abs[i] into files[i].Source using a few goroutines. On
+// failure it returns the index of the first unreadable file and its error.
+func readAll(files []*File, abs []string) (int, error) {
+	errs := make([]error, len(files))
+	workers := min(2*runtime.GOMAXPROCS(0), len(files))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				b, err := os.ReadFile(abs[i])
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				files[i].Source = string(b)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return i, err
+		}
+	}
+	return len(files), nil
 }
 
 func isGenericTestPath(path string) bool {

@@ -1,6 +1,10 @@
 package project
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
 	"github.com/kilnhq/kiln/compiler/diag"
 )
 
@@ -59,8 +63,9 @@ func (p *Project) loadSchemas() error {
 	p.ModelPatches = map[string]*Patch{}
 	p.SeedPatches = map[string]*Patch{}
 	sourceSeen := map[string]*Source{}
-	for _, f := range p.Schemas {
-		doc, err := ParseYAML(f.Path, []byte(f.Source))
+	docs, docErrs := parseYAMLFiles(p.Schemas)
+	for i := range p.Schemas {
+		doc, err := docs[i], docErrs[i]
 		if err != nil {
 			errs.Add(err)
 			continue
@@ -114,6 +119,29 @@ func (p *Project) loadSchemas() error {
 		}
 	}
 	return errs.Err()
+}
+
+// parseYAMLFiles parses files in parallel; results are by index.
+func parseYAMLFiles(files []*File) ([]*Node, []error) {
+	docs := make([]*Node, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				docs[i], errs[i] = ParseYAML(files[i].Path, []byte(files[i].Source))
+			}
+		}()
+	}
+	wg.Wait()
+	return docs, errs
 }
 
 func needName(n *Node, what string) (string, error) {

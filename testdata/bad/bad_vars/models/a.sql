@@ -1,0 +1,1 @@
+select {{ var("n", 1) }} as n

@@ -1,0 +1,3 @@
+-- orders mart
+select o.order_id
+from {{ ref('stg_order') }} as o
