@@ -237,6 +237,11 @@ func (c *Compiler) writeTargetIn(mkdir bool, kind string, n *Node, sql string) e
 	if !strings.HasSuffix(sql, "\n") {
 		sql += "\n"
 	}
+	// Rewriting an identical file costs a create on slow disks and touches
+	// its mtime for watchers; skip it.
+	if old, err := os.ReadFile(path); err == nil && string(old) == sql {
+		return nil
+	}
 	if err := os.WriteFile(path, []byte(sql), 0o644); err != nil {
 		return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
 	}

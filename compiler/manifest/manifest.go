@@ -3,6 +3,7 @@
 package manifest
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -33,10 +34,56 @@ func metadata(m Meta, schema string) map[string]any {
 	}
 }
 
+// node is one manifest entry (models, seeds, analyses and sources share
+// it; fields that do not apply are omitted).
+type node struct {
+	UniqueID         string         `json:"unique_id"`
+	ResourceType     string         `json:"resource_type"`
+	Name             string         `json:"name"`
+	PackageName      string         `json:"package_name"`
+	Path             string         `json:"path"`
+	OriginalFilePath string         `json:"original_file_path"`
+	FQN              []string       `json:"fqn"`
+	Database         string         `json:"database"`
+	Schema           string         `json:"schema"`
+	Alias            string         `json:"alias,omitempty"`
+	Identifier       string         `json:"identifier,omitempty"`
+	SourceName       string         `json:"source_name,omitempty"`
+	LoadedAtField    string         `json:"loaded_at_field,omitempty"`
+	RelationName     string         `json:"relation_name"`
+	Description      string         `json:"description"`
+	Tags             []string       `json:"tags"`
+	Config           map[string]any `json:"config"`
+	RawCode          *string        `json:"raw_code,omitempty"`
+	Language         string         `json:"language,omitempty"`
+	Checksum         *checksum      `json:"checksum,omitempty"`
+	DependsOn        *dependsOn     `json:"depends_on,omitempty"`
+	Compiled         *bool          `json:"compiled,omitempty"`
+	CompiledCode     string         `json:"compiled_code,omitempty"`
+	CompiledPath     string         `json:"compiled_path,omitempty"`
+	Columns          map[string]col `json:"columns"`
+}
+
+type checksum struct {
+	Name     string `json:"name"`
+	Checksum string `json:"checksum"`
+}
+
+type dependsOn struct {
+	Nodes  []string `json:"nodes"`
+	Macros []string `json:"macros"`
+}
+
+type col struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	DataType    *string `json:"data_type"`
+}
+
 // Write writes target/manifest.json for every node of c.
 func Write(dir string, c *compiler.Compiler, m Meta) error {
-	nodes := map[string]any{}
-	sources := map[string]any{}
+	nodes := map[string]node{}
+	sources := map[string]node{}
 	parents := map[string][]string{}
 	children := map[string][]string{}
 	for _, id := range c.SortedIDs() {
@@ -44,69 +91,63 @@ func Write(dir string, c *compiler.Compiler, m Meta) error {
 		if _, ok := children[id]; !ok {
 			children[id] = []string{}
 		}
-		parents[id] = append([]string{}, n.DependsOn...)
+		parents[id] = nonNil(n.DependsOn)
 		for _, p := range n.DependsOn {
 			children[p] = append(children[p], id)
 		}
-		entry := map[string]any{
-			"unique_id":          id,
-			"resource_type":      string(n.Type),
-			"name":               n.Name,
-			"package_name":       n.Package,
-			"path":               n.Path,
-			"original_file_path": n.OriginalFilePath,
-			"fqn":                n.FQN,
-			"database":           n.Database,
-			"schema":             n.Schema,
-			"description":        n.Description,
-			"tags":               nonNil(n.Config.Tags()),
-			"config":             n.Config.Values,
+		e := node{
+			UniqueID: id, ResourceType: string(n.Type), Name: n.Name, PackageName: n.Package,
+			Path: n.Path, OriginalFilePath: n.OriginalFilePath, FQN: n.FQN,
+			Database: n.Database, Schema: n.Schema, RelationName: n.RelationName(),
+			Description: n.Description, Tags: nonNil(n.Config.Tags()), Config: n.Config.Values,
+			Columns: map[string]col{},
 		}
 		if n.Type == compiler.Source {
-			entry["source_name"] = n.SourceName
-			entry["identifier"] = n.Alias
-			entry["relation_name"] = n.RelationName()
-			entry["loaded_at_field"] = n.SourceTable.LoadedAtField
-			sources[id] = entry
+			e.SourceName, e.Identifier, e.LoadedAtField = n.SourceName, n.Alias, n.SourceTable.LoadedAtField
+			for _, cs := range n.SourceTable.Columns {
+				e.Columns[cs.Name] = col{Name: cs.Name, Description: cs.Description, DataType: strPtr(cs.DataType)}
+			}
+			sources[id] = e
 			continue
 		}
-		entry["alias"] = n.Alias
-		entry["relation_name"] = n.RelationName()
-		entry["raw_code"] = n.Raw
-		entry["language"] = "sql"
-		entry["checksum"] = map[string]any{"name": "sha256", "checksum": n.Checksum}
-		entry["depends_on"] = map[string]any{"nodes": nonNil(n.DependsOn), "macros": []string{}}
-		if n.Compiled != "" {
-			entry["compiled"] = true
-			entry["compiled_code"] = n.Compiled
-			entry["compiled_path"] = filepath.ToSlash(c.CompiledPath(n))
-		} else {
-			entry["compiled"] = false
+		compiled := n.Compiled != ""
+		e.Alias, e.RawCode, e.Language = n.Alias, &n.Raw, "sql"
+		e.Checksum = &checksum{Name: "sha256", Checksum: n.Checksum}
+		e.DependsOn = &dependsOn{Nodes: nonNil(n.DependsOn), Macros: []string{}}
+		e.Compiled = &compiled
+		if compiled {
+			e.CompiledCode = n.Compiled
+			e.CompiledPath = filepath.ToSlash(c.CompiledPath(n))
 		}
-		cols := map[string]any{}
 		if n.Patch != nil {
-			for _, col := range n.Patch.Columns {
-				cols[col.Name] = map[string]any{"name": col.Name, "description": col.Description, "data_type": nilIfEmpty(col.DataType)}
+			for _, cs := range n.Patch.Columns {
+				e.Columns[cs.Name] = col{Name: cs.Name, Description: cs.Description, DataType: strPtr(cs.DataType)}
 			}
 		}
-		entry["columns"] = cols
-		nodes[id] = entry
+		nodes[id] = e
 	}
 	for k := range children {
 		sort.Strings(children[k])
 	}
-	doc := map[string]any{
-		"metadata":   metadata(m, "manifest/v12.json"),
-		"nodes":      nodes,
-		"sources":    sources,
-		"macros":     map[string]any{},
-		"docs":       map[string]any{},
-		"exposures":  map[string]any{},
-		"metrics":    map[string]any{},
-		"parent_map": parents,
-		"child_map":  children,
-	}
+	doc := struct {
+		Metadata  map[string]any      `json:"metadata"`
+		Nodes     map[string]node     `json:"nodes"`
+		Sources   map[string]node     `json:"sources"`
+		Macros    map[string]any      `json:"macros"`
+		Docs      map[string]any      `json:"docs"`
+		Exposures map[string]any      `json:"exposures"`
+		Metrics   map[string]any      `json:"metrics"`
+		ParentMap map[string][]string `json:"parent_map"`
+		ChildMap  map[string][]string `json:"child_map"`
+	}{metadata(m, "manifest/v12.json"), nodes, sources, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, parents, children}
 	return writeJSON(filepath.Join(dir, "manifest.json"), doc)
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func nonNil(l []string) []string {
@@ -185,12 +226,23 @@ func writeJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
 	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		f.Close()
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)

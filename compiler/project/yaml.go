@@ -2,10 +2,12 @@ package project
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	goccy "github.com/goccy/go-yaml/parser"
+	yaml "gopkg.in/yaml.v3"
 
 	"github.com/kilnhq/kiln/compiler/diag"
 )
@@ -18,7 +20,7 @@ type Node struct {
 	Map    map[string]*Node // map values
 	KeyPos map[string]diag.Pos
 	List   []*Node
-	Scalar any // string, int64, uint64, float64, bool or nil
+	Scalar any // string, int64, float64, bool or nil
 	Pos    diag.Pos
 }
 
@@ -33,19 +35,41 @@ const (
 )
 
 // ParseYAML parses one YAML document into a Node tree. An empty document
-// gives an empty map. Syntax errors carry file:line:col.
+// gives an empty map. Syntax errors carry file:line.
 func ParseYAML(file string, src []byte) (*Node, error) {
-	f, err := parser.ParseBytes(src, 0)
-	if err != nil {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		// yaml.v3 often reports the line where the enclosing block starts;
+		// goccy/go-yaml points at the offending token, so ask it for the
+		// position (errors are rare, so the second parse costs nothing).
+		if _, gerr := goccy.ParseBytes(src, 0); gerr != nil {
+			return nil, goccyError(file, gerr)
+		}
 		return nil, yamlError(file, err)
 	}
-	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
-		return &Node{Kind: MapNode, Map: map[string]*Node{}, Pos: diag.Pos{File: file, Line: 1}}, nil
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return &Node{Kind: MapNode, Map: map[string]*Node{}, KeyPos: map[string]diag.Pos{}, Pos: diag.Pos{File: file, Line: 1}}, nil
 	}
-	return convert(file, f.Docs[0].Body)
+	return convert(file, doc.Content[0])
 }
 
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
 func yamlError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+	line := 0
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return diag.At(diag.Pos{File: file, Line: line}, "invalid YAML: %s", strings.TrimSpace(msg))
+}
+
+func goccyError(file string, err error) error {
 	// goccy errors print "[line:col] message" followed by a source excerpt.
 	msg := err.Error()
 	line, col := 0, 0
@@ -60,42 +84,47 @@ func yamlError(file string, err error) error {
 	return diag.At(diag.Pos{File: file, Line: line, Col: col}, "invalid YAML: %s", strings.TrimSpace(msg))
 }
 
-func posOf(file string, n ast.Node) diag.Pos {
-	tk := n.GetToken()
-	if tk == nil || tk.Position == nil {
-		return diag.Pos{File: file}
-	}
-	return diag.Pos{File: file, Line: tk.Position.Line, Col: tk.Position.Column}
+func posOf(file string, n *yaml.Node) diag.Pos {
+	return diag.Pos{File: file, Line: n.Line, Col: n.Column}
 }
 
-func convert(file string, n ast.Node) (*Node, error) {
-	switch v := n.(type) {
-	case *ast.DocumentNode:
-		return convert(file, v.Body)
-	case *ast.TagNode:
-		return convert(file, v.Value)
-	case *ast.AnchorNode:
-		return convert(file, v.Value)
-	case *ast.MappingValueNode:
-		m := &Node{Kind: MapNode, Map: map[string]*Node{}, KeyPos: map[string]diag.Pos{}, Pos: posOf(file, v.Key)}
-		if err := addPair(file, m, v); err != nil {
-			return nil, err
+func convert(file string, n *yaml.Node) (*Node, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return &Node{Kind: ScalarNode, Pos: posOf(file, n)}, nil
 		}
-		return m, nil
-	case *ast.MappingNode:
-		m := &Node{Kind: MapNode, Map: map[string]*Node{}, KeyPos: map[string]diag.Pos{}, Pos: posOf(file, v)}
-		for _, mv := range v.Values {
-			if err := addPair(file, m, mv); err != nil {
+		return convert(file, n.Content[0])
+	case yaml.AliasNode:
+		return convert(file, n.Alias)
+	case yaml.MappingNode:
+		m := &Node{Kind: MapNode, Map: make(map[string]*Node, len(n.Content)/2), KeyPos: make(map[string]diag.Pos, len(n.Content)/2), Pos: posOf(file, n)}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+				if err := mergeInto(file, m, v); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				return nil, diag.At(posOf(file, k), "map keys must be plain strings")
+			}
+			val, err := convert(file, v)
+			if err != nil {
 				return nil, err
 			}
-		}
-		if len(v.Values) > 0 {
-			m.Pos = posOf(file, v.Values[0].Key)
+			if _, dup := m.Map[k.Value]; dup {
+				return nil, diag.At(posOf(file, k), "duplicate key %q", k.Value)
+			}
+			m.Keys = append(m.Keys, k.Value)
+			m.Map[k.Value] = val
+			m.KeyPos[k.Value] = posOf(file, k)
 		}
 		return m, nil
-	case *ast.SequenceNode:
-		l := &Node{Kind: ListNode, Pos: posOf(file, v)}
-		for _, item := range v.Values {
+	case yaml.SequenceNode:
+		l := &Node{Kind: ListNode, Pos: posOf(file, n), List: make([]*Node, 0, len(n.Content))}
+		for _, item := range n.Content {
 			c, err := convert(file, item)
 			if err != nil {
 				return nil, err
@@ -103,43 +132,73 @@ func convert(file string, n ast.Node) (*Node, error) {
 			l.List = append(l.List, c)
 		}
 		return l, nil
-	case *ast.AliasNode:
-		return nil, diag.At(posOf(file, v), "YAML aliases are not supported here")
-	case *ast.NullNode:
-		return &Node{Kind: ScalarNode, Pos: posOf(file, v)}, nil
-	case *ast.LiteralNode:
-		return &Node{Kind: ScalarNode, Scalar: v.Value.GetValue(), Pos: posOf(file, v)}, nil
-	case ast.ScalarNode:
-		return &Node{Kind: ScalarNode, Scalar: v.GetValue(), Pos: posOf(file, n)}, nil
-	case nil:
-		return &Node{Kind: ScalarNode}, nil
+	case yaml.ScalarNode:
+		v, err := scalar(n)
+		if err != nil {
+			return nil, diag.At(posOf(file, n), "invalid YAML value %q: %v", n.Value, err)
+		}
+		return &Node{Kind: ScalarNode, Scalar: v, Pos: posOf(file, n)}, nil
 	}
-	return nil, diag.At(posOf(file, n), "unsupported YAML construct %s", n.Type())
+	return nil, diag.At(posOf(file, n), "unsupported YAML construct")
 }
 
-func addPair(file string, m *Node, mv *ast.MappingValueNode) error {
-	if _, ok := mv.Key.(*ast.MergeKeyNode); ok {
-		return diag.At(posOf(file, mv.Key), "YAML merge keys are not supported here")
-	}
-	sk, ok := mv.Key.(ast.ScalarNode)
-	if !ok {
-		return diag.At(posOf(file, mv.Key), "map keys must be plain strings")
-	}
-	key := fmt.Sprint(sk.GetValue())
-	val, err := convert(file, mv.Value)
+// mergeInto applies a `<<:` merge key: keys already present win.
+func mergeInto(file string, m *Node, v *yaml.Node) error {
+	src, err := convert(file, v)
 	if err != nil {
 		return err
 	}
-	if val.Pos.Line == 0 {
-		val.Pos = posOf(file, mv.Key)
+	var maps []*Node
+	switch src.Kind {
+	case MapNode:
+		maps = []*Node{src}
+	case ListNode:
+		maps = src.List
 	}
-	if _, dup := m.Map[key]; dup {
-		return diag.At(posOf(file, mv.Key), "duplicate key %q", key)
+	for _, s := range maps {
+		if s.Kind != MapNode {
+			return diag.At(s.Pos, "a YAML merge key needs a mapping")
+		}
+		for _, k := range s.Keys {
+			if _, ok := m.Map[k]; !ok {
+				m.Keys = append(m.Keys, k)
+				m.Map[k] = s.Map[k]
+				m.KeyPos[k] = s.KeyPos[k]
+			}
+		}
 	}
-	m.Keys = append(m.Keys, key)
-	m.Map[key] = val
-	m.KeyPos[key] = posOf(file, mv.Key)
 	return nil
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!str", "!!binary", "!!timestamp":
+		return n.Value, nil
+	case "!!null":
+		return nil, nil
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			return i, nil
+		}
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			return n.Value, nil
+		}
+		return i, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return n.Value, nil
+		}
+		return f, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return n.Value, nil
 }
 
 // Get returns the child of a map node, or nil.
@@ -183,9 +242,6 @@ func (n *Node) Value() any {
 			l[i] = c.Value()
 		}
 		return l
-	}
-	if u, ok := n.Scalar.(uint64); ok {
-		return int64(u)
 	}
 	return n.Scalar
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kilnhq/kiln/adapters"
@@ -39,40 +42,39 @@ func (a *app) parse() error {
 }
 
 // compileSelected compiles ids (models and analyses), validates their SQL
-// and writes target/compiled. wh may be nil.
+// and writes target/compiled and target/manifest.json. wh may be nil. The
+// syntax check, the compiled files and the manifest are independent, so
+// they run concurrently.
 func (a *app) compileSelected(s *session, ids []string, wh adapters.Warehouse) error {
-	var intro *run.Introspector
-	if wh != nil {
-		intro = &run.Introspector{W: wh}
-	}
 	var err error
-	if intro != nil {
-		err = s.compiler.Compile(a.ctx, ids, *intro)
+	if wh != nil {
+		err = s.compiler.Compile(a.ctx, ids, run.Introspector{W: wh})
 	} else {
 		err = s.compiler.Compile(a.ctx, ids, nil)
 	}
 	if err != nil {
 		return invalid(err)
 	}
+	var wg sync.WaitGroup
+	var writeErr, manifestErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); writeErr = s.compiler.WriteCompiled(ids) }()
+	go func() { defer wg.Done(); manifestErr = manifest.Write(s.targetDir(), s.compiler, s.meta()) }()
 	var errs diag.List
-	for _, id := range ids {
-		n := s.compiler.Node(id)
-		if n.Compiled == "" || n.Type != compiler.Model {
-			continue
-		}
-		if err := sqlparse.Check(n.Compiled); err != nil {
-			var se *sqlparse.SyntaxError
-			errors.As(err, &se)
-			msg := fmt.Sprintf("SQL syntax error: %s (line %d of compiled SQL %s)", se.Msg, se.Line, s.compiler.CompiledPath(n))
-			if s.target.Profile.Type == "postgres" {
-				errs.Add(&diag.Diagnostic{Pos: diag.Pos{File: n.OriginalFilePath}, Msg: msg})
-			} else if a.f.logFormat == "text" {
-				fmt.Fprintf(a.stderr, "warning: %s: %s (DuckDB may still accept it)\n", n.OriginalFilePath, msg)
-			}
+	for _, ce := range checkSQL(s, ids) {
+		msg := fmt.Sprintf("SQL syntax error: %s (line %d of compiled SQL %s)", ce.err.Msg, ce.err.Line, s.compiler.CompiledPath(ce.node))
+		if s.target.Profile.Type == "postgres" {
+			errs.Add(&diag.Diagnostic{Pos: diag.Pos{File: ce.node.OriginalFilePath}, Msg: msg})
+		} else if a.f.logFormat == "text" {
+			fmt.Fprintf(a.stderr, "warning: %s: %s (DuckDB may still accept it)\n", ce.node.OriginalFilePath, msg)
 		}
 	}
-	if werr := s.compiler.WriteCompiled(ids); werr != nil {
-		return werr
+	wg.Wait()
+	if writeErr != nil {
+		return writeErr
+	}
+	if manifestErr != nil {
+		return manifestErr
 	}
 	if err := errs.Err(); err != nil {
 		return invalid(err)
@@ -90,9 +92,6 @@ func (a *app) compile() error {
 		return err
 	}
 	if err := a.compileSelected(s, ids, nil); err != nil {
-		return err
-	}
-	if err := manifest.Write(s.targetDir(), s.compiler, s.meta()); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "Compiled %d nodes to %s\n", len(ids), filepath.Join(s.project.TargetPath, "compiled"))
@@ -148,9 +147,6 @@ func (a *app) execute(command string) error {
 	}
 	defer wh.Close()
 	if err := a.compileSelected(s, ids, wh); err != nil {
-		return err
-	}
-	if err := manifest.Write(s.targetDir(), s.compiler, s.meta()); err != nil {
 		return err
 	}
 	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds}
@@ -299,4 +295,45 @@ func (a *app) clean() error {
 		fmt.Fprintf(a.stdout, "Cleaned %s\n", t)
 	}
 	return nil
+}
+
+type sqlCheckError struct {
+	node *compiler.Node
+	err  *sqlparse.SyntaxError
+}
+
+// checkSQL parses every compiled model with the Postgres grammar, in
+// parallel, and returns the failures in ids order.
+func checkSQL(s *session, ids []string) []sqlCheckError {
+	found := make([]*sqlparse.SyntaxError, len(ids))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) {
+					return
+				}
+				n := s.compiler.Node(ids[i])
+				if n.Compiled == "" || n.Type != compiler.Model {
+					continue
+				}
+				var se *sqlparse.SyntaxError
+				if errors.As(sqlparse.Check(n.Compiled), &se) {
+					found[i] = se
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []sqlCheckError
+	for i, se := range found {
+		if se != nil {
+			out = append(out, sqlCheckError{node: s.compiler.Node(ids[i]), err: se})
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -154,9 +155,7 @@ func TestShopOnBothWarehouses(t *testing.T) {
 			if code, out, errb := kiln(t, "build", "--project-dir", dir, "-s", "+dim_customers"); code != 0 {
 				t.Fatalf("build exit %d\n%s\n%s", code, out, errb)
 			}
-			if _, err := os.Stat(filepath.Join(dir, "target", "run_results.json")); err != nil {
-				t.Error(err)
-			}
+			checkRunResults(t, filepath.Join(dir, "target", "run_results.json"), 7)
 		})
 	}
 }
@@ -202,6 +201,56 @@ func TestShopGolden(t *testing.T) {
 	}
 	if n != 7 {
 		t.Errorf("compiled %d files, want 7 (6 models with the ephemeral + 1 analysis)", n)
+	}
+	checkManifest(t, filepath.Join(dir, "target", "manifest.json"))
+}
+
+// checkManifest asserts the dbt fields tools read from manifest.json.
+func checkManifest(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Nodes map[string]struct {
+			UniqueID         string `json:"unique_id"`
+			ResourceType     string `json:"resource_type"`
+			OriginalFilePath string `json:"original_file_path"`
+			Path             string `json:"path"`
+			RelationName     string `json:"relation_name"`
+			CompiledCode     string `json:"compiled_code"`
+			Config           map[string]any
+			DependsOn        struct{ Nodes []string } `json:"depends_on"`
+			Checksum         struct{ Checksum string }
+		}
+		Sources   map[string]any
+		ParentMap map[string][]string `json:"parent_map"`
+		ChildMap  map[string][]string `json:"child_map"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	fct, ok := m.Nodes["model.shop.fct_orders"]
+	if !ok {
+		t.Fatalf("model.shop.fct_orders missing; nodes: %d", len(m.Nodes))
+	}
+	if fct.ResourceType != "model" || fct.OriginalFilePath != "models/marts/fct_orders.sql" || fct.Path != "marts/fct_orders.sql" ||
+		fct.RelationName != `"shop"."analytics"."orders"` || fct.Config["materialized"] != "table" || len(fct.Checksum.Checksum) != 64 ||
+		!strings.Contains(fct.CompiledCode, "__dbt__cte__int_order_status as (") {
+		t.Errorf("fct_orders entry: %+v", fct)
+	}
+	if got := strings.Join(fct.DependsOn.Nodes, ","); got != "model.shop.int_order_status,model.shop.stg_orders" {
+		t.Errorf("fct_orders depends_on = %s", got)
+	}
+	if got := strings.Join(m.ChildMap["seed.shop.raw_orders"], ","); got != "model.shop.stg_orders" {
+		t.Errorf("child_map of raw_orders = %s", got)
+	}
+	if got := strings.Join(m.ParentMap["model.shop.revenue"], ","); got != "model.shop.fct_orders" {
+		t.Errorf("parent_map of revenue = %s", got)
+	}
+	if _, ok := m.Nodes["seed.shop.raw_customers"]; !ok {
+		t.Error("seed missing from manifest")
 	}
 }
 
@@ -254,5 +303,41 @@ func TestFailureSkipsDescendants(t *testing.T) {
 	// The previous version of the table is still there and whole.
 	if got := duckQuerier(filepath.Join(dir, "shop.duckdb"))(t, "select count(*) from analytics.orders"); got != "4" {
 		t.Errorf("orders after failed rebuild = %s", got)
+	}
+}
+
+// checkRunResults asserts run_results.json has n successful results with
+// dbt's fields.
+func checkRunResults(t *testing.T, path string, n int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rr struct {
+		Results []struct {
+			UniqueID        string  `json:"unique_id"`
+			Status          string  `json:"status"`
+			ExecutionTime   float64 `json:"execution_time"`
+			AdapterResponse struct {
+				RowsAffected int64 `json:"rows_affected"`
+			} `json:"adapter_response"`
+			Timing []any `json:"timing"`
+		}
+		ElapsedTime float64 `json:"elapsed_time"`
+	}
+	if err := json.Unmarshal(b, &rr); err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.Results) != n {
+		t.Fatalf("%d results, want %d", len(rr.Results), n)
+	}
+	for _, r := range rr.Results {
+		if r.Status != "success" || len(r.Timing) != 2 {
+			t.Errorf("result %+v", r)
+		}
+		if r.UniqueID == "model.shop.dim_customers" && r.AdapterResponse.RowsAffected != 3 {
+			t.Errorf("dim_customers rows_affected = %d", r.AdapterResponse.RowsAffected)
+		}
 	}
 }
