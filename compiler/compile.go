@@ -70,8 +70,37 @@ func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adap
 	return nil
 }
 
+// NeedsExecute reports whether id's SQL depends on execute-time information
+// (run_query, introspection, the execute flag), itself or through an
+// ephemeral model it inlines. Such nodes are compiled right before they run,
+// once their parents exist, as dbt does.
+func (c *Compiler) NeedsExecute(id string) bool {
+	n := c.Nodes[id]
+	if n == nil || (n.Type != Model && n.Type != Analysis) {
+		return false
+	}
+	if n.parsed.used {
+		return true
+	}
+	for _, e := range c.ephemeralClosure(n) {
+		if e.parsed.used {
+			return true
+		}
+	}
+	return false
+}
+
+// CompileNow compiles one node while a run is in progress. Calls are
+// serialised because they share the ephemeral models they inline.
+func (c *Compiler) CompileNow(ctx context.Context, id string, adapter jinja.Adapter) error {
+	c.lazy.Lock()
+	defer c.lazy.Unlock()
+	return c.Compile(ctx, []string{id}, adapter)
+}
+
 // compileBody computes n's SQL without inlined ephemerals.
 func (c *Compiler) compileBody(ctx context.Context, n *Node, adapter jinja.Adapter) error {
+	n.bodyOnly = ""
 	if !n.parsed.used {
 		names := make([]string, len(n.parsed.calls))
 		for i, cl := range n.parsed.calls {

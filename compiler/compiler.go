@@ -41,6 +41,7 @@ type Compiler struct {
 	targetMap map[string]any
 	opts      Options
 	database  string
+	lazy      sync.Mutex // serialises CompileNow
 }
 
 // TargetDatabase is the database name relations use by default.

@@ -109,13 +109,19 @@ func (e *Env) addStatics(ctx *exec.Context) {
 		if r, ok := st.results[va.First().String()]; ok {
 			return exec.AsValue(r)
 		}
+		if !st.c.Execute {
+			return exec.AsValue(newLenient())
+		}
 		return exec.AsValue(nil)
 	}))
 	ctx.Set("run_query", evalFunc(func(ev *exec.Evaluator, va *exec.VarArgs) *exec.Value {
 		st := stateOf(ev.Environment.Context)
 		st.used = true
-		if !st.c.Execute || st.c.Adapter == nil {
-			return exec.AsValue(nil)
+		if !st.c.Execute {
+			return exec.AsValue(newLenient())
+		}
+		if st.c.Adapter == nil {
+			return exec.AsValue(&CompilerError{Msg: "run_query needs a warehouse connection"})
 		}
 		t, err := st.c.Adapter.Query(st.c.Ctx, va.First().String())
 		if err != nil {

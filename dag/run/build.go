@@ -10,6 +10,7 @@ import (
 	"github.com/kilnhq/kiln/adapters/materialize"
 	"github.com/kilnhq/kiln/compiler"
 	"github.com/kilnhq/kiln/compiler/diag"
+	"github.com/kilnhq/kiln/compiler/sqlparse"
 )
 
 // Builder runs compiled nodes against a warehouse.
@@ -19,6 +20,27 @@ type Builder struct {
 	FullRefresh bool
 	// Seeds holds seed files read and validated before the run.
 	Seeds map[string]*materialize.SeedData
+	// CheckSQL parses SQL compiled during the run with the Postgres grammar
+	// before sending it (Postgres targets).
+	CheckSQL bool
+}
+
+// compileLate compiles a node whose SQL depends on execute-time information,
+// now that its parents exist.
+func (b *Builder) compileLate(ctx context.Context, n *compiler.Node) error {
+	if err := b.Compiler.CompileNow(ctx, n.UniqueID, Introspector{W: b.Warehouse}); err != nil {
+		return err
+	}
+	if err := b.Compiler.WriteCompiled([]string{n.UniqueID}); err != nil {
+		return err
+	}
+	if b.CheckSQL {
+		var se *sqlparse.SyntaxError
+		if errors.As(sqlparse.Check(n.Compiled), &se) {
+			return diag.At(diag.Pos{File: n.OriginalFilePath}, "SQL syntax error: %s (line %d of compiled SQL %s)", se.Msg, se.Line, b.Compiler.CompiledPath(n))
+		}
+	}
+	return nil
 }
 
 // Exec builds one node; it is an ExecFunc.
@@ -27,6 +49,11 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 	rel := adapters.Relation{Database: n.Database, Schema: n.Schema, Identifier: n.Alias}
 	var applied materialize.Applied
 	var err error
+	if n.Type == compiler.Model && n.Materialized() != "ephemeral" && b.Compiler.NeedsExecute(id) {
+		if err := b.compileLate(ctx, n); err != nil {
+			return Outcome{Status: StatusError, Err: err, Message: err.Error()}
+		}
+	}
 	switch n.Materialized() {
 	case "seed":
 		data := b.Seeds[id]

@@ -42,10 +42,20 @@ func (a *app) parse() error {
 }
 
 // compileSelected compiles ids (models and analyses), validates their SQL
-// and writes target/compiled and target/manifest.json. wh may be nil. The
-// syntax check, the compiled files and the manifest are independent, so
-// they run concurrently.
-func (a *app) compileSelected(s *session, ids []string, wh adapters.Warehouse) error {
+// and writes target/compiled and target/manifest.json. wh may be nil. With
+// deferExec, nodes that need execute-time information are left for the
+// builder to compile right before they run. The syntax check, the compiled
+// files and the manifest are independent, so they run concurrently.
+func (a *app) compileSelected(s *session, ids []string, wh adapters.Warehouse, deferExec bool) error {
+	if deferExec {
+		now := make([]string, 0, len(ids))
+		for _, id := range ids {
+			if !s.compiler.NeedsExecute(id) {
+				now = append(now, id)
+			}
+		}
+		ids = now
+	}
 	var err error
 	if wh != nil {
 		err = s.compiler.Compile(a.ctx, ids, run.Introspector{W: wh})
@@ -91,7 +101,18 @@ func (a *app) compile() error {
 	if err != nil {
 		return err
 	}
-	if err := a.compileSelected(s, ids, nil); err != nil {
+	var wh adapters.Warehouse
+	for _, id := range ids {
+		if s.compiler.NeedsExecute(id) {
+			// run_query and introspection need the warehouse, as in dbt.
+			if wh, err = s.open(a.ctx); err != nil {
+				return err
+			}
+			defer wh.Close()
+			break
+		}
+	}
+	if err := a.compileSelected(s, ids, wh, false); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "Compiled %d nodes to %s\n", len(ids), filepath.Join(s.project.TargetPath, "compiled"))
@@ -146,10 +167,10 @@ func (a *app) execute(command string) error {
 		return err
 	}
 	defer wh.Close()
-	if err := a.compileSelected(s, ids, wh); err != nil {
+	if err := a.compileSelected(s, ids, wh, true); err != nil {
 		return err
 	}
-	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds}
+	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres"}
 	out := a.newPrinter(s)
 	out.header(len(ids))
 	t0 := time.Now()
@@ -259,7 +280,7 @@ func (a *app) show() error {
 		case compiler.Seed, compiler.Source:
 			sql = "select * from " + n.RelationName()
 		default:
-			if err := a.compileSelected(s, ids, wh); err != nil {
+			if err := a.compileSelected(s, ids, wh, false); err != nil {
 				return err
 			}
 			sql = n.Compiled

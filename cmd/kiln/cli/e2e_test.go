@@ -341,3 +341,57 @@ func checkRunResults(t *testing.T, path string, n int) {
 		}
 	}
 }
+
+// TestExecuteTimeIntrospection builds, on an empty warehouse, a model whose
+// SQL comes from introspecting its parent: it must be compiled after the
+// parent exists, as dbt does.
+func TestExecuteTimeIntrospection(t *testing.T) {
+	for _, wh := range []string{"duckdb", "postgres"} {
+		t.Run(wh, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{
+				"dbt_project.yml":      "name: shop\nprofile: shop\n",
+				"seeds/raw_things.csv": "id,label,weight\n1,a,2.5\n2,b,4\n3,c,1\n",
+				"models/wide.sql": `{%- set cols = adapter.get_columns_in_relation(ref('raw_things')) -%}
+{%- set q %}select count(*) as n from {{ ref('raw_things') }}{% endset -%}
+{%- set res = run_query(q) -%}
+{%- if execute %}{% set n = res.columns[0].values()[0] %}{% else %}{% set n = -1 %}{% endif -%}
+{%- call statement('answer', fetch_result=True) %}select 42 as v{% endcall -%}
+{%- set answer = load_result('answer')['data'][0][0] -%}
+select {% for c in cols %}{{ c.name }}{% if not loop.last %}, {% endif %}{% endfor %}, {{ n }} as total, {{ answer }} as answer
+from {{ ref('raw_things') }}
+`,
+			}
+			for name, body := range files {
+				path := filepath.Join(dir, name)
+				_ = os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var q querier
+			if wh == "postgres" {
+				p := adaptertest.Postgres(t)
+				writeProfiles(t, dir, p)
+				q = pgQuerier(p)
+			} else {
+				p := adapters.Profile{Type: "duckdb", Path: filepath.Join(dir, "w.duckdb"), Schema: "analytics"}
+				writeProfiles(t, dir, p)
+				q = duckQuerier(p.Path)
+			}
+			if code, out, errb := kiln(t, "build", "--project-dir", dir); code != 0 {
+				t.Fatalf("build exit %d\n%s\n%s", code, out, errb)
+			}
+			if got := q(t, "select total * 100 + answer from analytics.wide where id = 2"); got != "342" {
+				t.Errorf("total/answer = %s, want 342", got)
+			}
+			if got := q(t, "select count(*) from information_schema.columns where table_name = 'wide'"); got != "5" {
+				t.Errorf("wide has %s columns, want 5 (id, label, weight, total, answer)", got)
+			}
+			compiled, err := os.ReadFile(filepath.Join(dir, "target/compiled/shop/models/wide.sql"))
+			if err != nil || !strings.Contains(string(compiled), "select id, label, weight, 3 as total, 42 as answer") {
+				t.Errorf("compiled wide.sql = %q (%v)", compiled, err)
+			}
+		})
+	}
+}
