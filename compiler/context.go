@@ -77,7 +77,7 @@ func (f configValue) GetAttribute(name string) (*exec.Value, bool) {
 	case "set":
 		return exec.AsValue(func(va *exec.VarArgs) *exec.Value {
 			if obj.record != nil && len(va.Args) == 2 {
-				obj.record(map[string]any{va.Args[0].String(): va.Args[1].Interface()})
+				obj.record(map[string]any{va.Args[0].String(): jinja.Plain(va.Args[1])})
 			}
 			return exec.AsValue("")
 		}), true
@@ -92,11 +92,11 @@ func newConfigValue(obj *configObject) configValue {
 		}
 		kw := map[string]any{}
 		for k, v := range va.KwArgs {
-			kw[k] = v.Interface()
+			kw[k] = jinja.Plain(v)
 		}
 		if len(va.Args) == 1 && va.Args[0].IsDict() {
 			va.Args[0].Iterate(func(_, _ int, k, v *exec.Value) bool {
-				kw[k.String()] = v.Interface()
+				kw[k.String()] = jinja.Plain(v)
 				return true
 			}, func() {})
 		}

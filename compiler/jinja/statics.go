@@ -215,6 +215,10 @@ func toList(v *exec.Value) []any {
 	return out
 }
 
+// Plain converts a template value to plain Go values: []any,
+// map[string]any, strings, numbers, booleans and nil.
+func Plain(v *exec.Value) any { return plain(v) }
+
 // plain converts a gonja value to JSON-friendly Go values.
 func plain(v *exec.Value) any {
 	if v == nil || v.IsNil() {
