@@ -395,3 +395,35 @@ from {{ ref('raw_things') }}
 		})
 	}
 }
+
+// TestPostgresErrorShownWhole checks a warehouse error keeps its SQLSTATE,
+// message and hint, names the model file and maps the position to a line of
+// the compiled SQL.
+func TestPostgresErrorShownWhole(t *testing.T) {
+	p := adaptertest.Postgres(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  shop:\n    +materialized: table\n",
+		"models/good.sql": "select 1 as id, 'x' as label\n",
+		"models/bad.sql":  "select\n    id,\n    labl\nfrom {{ ref('good') }}\n",
+	} {
+		path := filepath.Join(dir, name)
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeProfiles(t, dir, p)
+	code, out, errb := kiln(t, "run", "--project-dir", dir)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errb)
+	}
+	for _, want := range []string{"models/bad.sql", "42703", `column "labl" does not exist`, "hint: Perhaps you meant to reference the column", "at line 3 of compiled SQL"} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+	if !strings.Contains(out, "PASS=1 WARN=0 ERROR=1 SKIP=0") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
