@@ -6,13 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/kilnhq/kiln/compiler/diag"
 	"github.com/kilnhq/kiln/compiler/jinja"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // Compile fills Compiled for the given models and analyses (and the
@@ -41,22 +40,10 @@ func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adap
 		list = append(list, n)
 	}
 	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = c.compileBody(ctx, list[i], adapter)
-			}
-		}()
+	pool.Each(ctx, len(list), 0, func(i int) { errs[i] = c.compileBody(ctx, list[i], adapter) })
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	for i := range list {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	var all diag.List
 	for _, e := range errs {
 		all.Add(e)
@@ -210,30 +197,17 @@ func (c *Compiler) WriteCompiled(ids []string) error {
 		groups[g] = append(groups[g], i)
 	}
 	var failed atomic.Bool
-	var wg sync.WaitGroup
-	next := make(chan []int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for group := range next {
-				for j, i := range group {
-					if failed.Load() {
-						break
-					}
-					n := c.Nodes[ids[i]]
-					if errs[i] = c.writeTargetIn(j == 0, "compiled", n, n.Compiled); errs[i] != nil {
-						failed.Store(true)
-					}
-				}
+	pool.Each(context.Background(), len(groups), 0, func(g int) {
+		for j, i := range groups[g] {
+			if failed.Load() {
+				return
 			}
-		}()
-	}
-	for _, g := range groups {
-		next <- g
-	}
-	close(next)
-	wg.Wait()
+			n := c.Nodes[ids[i]]
+			if errs[i] = c.writeTargetIn(j == 0, "compiled", n, n.Compiled); errs[i] != nil {
+				failed.Store(true)
+			}
+		}
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/kilnhq/kiln/compiler/diag"
 	"github.com/kilnhq/kiln/compiler/jinja"
 	"github.com/kilnhq/kiln/compiler/project"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // Options are the inputs of a parse besides the project.
@@ -209,26 +209,7 @@ func (c *Compiler) addSQLNodes(ctx context.Context, typ ResourceType, files []*p
 		}
 		nodes[i] = n
 	}
-	// Render in parallel: each worker takes the next file.
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errsBy[i] = c.parseRender(nodes[i])
-			}
-		}()
-	}
-	for i := range nodes {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	pool.Each(ctx, len(nodes), 0, func(i int) { errsBy[i] = c.parseRender(nodes[i]) })
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ models:
 
 func TestNestedEphemeralsInlineInOrder(t *testing.T) {
 	dir := writeProject(t, map[string]string{
-		"dbt_project.yml": "name: p\nmodels:\n  p:\n    eph:\n      +materialized: ephemeral\n",
+		"dbt_project.yml":   "name: p\nmodels:\n  p:\n    eph:\n      +materialized: ephemeral\n",
 		"models/eph/e1.sql": "select 1 as id",
 		"models/eph/e2.sql": "select id from {{ ref('e1') }}",
 		"models/final.sql":  "-- leading comment\nwith x as (select * from {{ ref('e2') }})\nselect * from x join {{ ref('e1') }} using (id)",

@@ -1,6 +1,7 @@
 package project
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,10 +10,9 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/kilnhq/kiln/compiler/diag"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // ProjectFiles are the names kiln accepts for the project file, in order.
@@ -287,28 +287,15 @@ func (p *Project) discover() error {
 // failure it returns the index of the first unreadable file and its error.
 func readAll(files []*File, abs []string) (int, error) {
 	errs := make([]error, len(files))
-	workers := min(2*runtime.GOMAXPROCS(0), len(files))
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				b, err := os.ReadFile(abs[i])
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				files[i].Source = string(b)
-			}
-		}()
-	}
-	wg.Wait()
+	// Twice the cores: reads wait on the disk as much as they use the CPU.
+	pool.Each(context.Background(), len(files), 2*runtime.GOMAXPROCS(0), func(i int) {
+		b, err := os.ReadFile(abs[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		files[i].Source = string(b)
+	})
 	for i, err := range errs {
 		if err != nil {
 			return i, err

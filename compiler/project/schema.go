@@ -1,11 +1,10 @@
 package project
 
 import (
-	"runtime"
-	"sync"
-	"sync/atomic"
+	"context"
 
 	"github.com/kilnhq/kiln/compiler/diag"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // Patch is what a schema file says about one model or seed.
@@ -125,22 +124,9 @@ func (p *Project) loadSchemas() error {
 func parseYAMLFiles(files []*File) ([]*Node, []error) {
 	docs := make([]*Node, len(files))
 	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				docs[i], errs[i] = ParseYAML(files[i].Path, []byte(files[i].Source))
-			}
-		}()
-	}
-	wg.Wait()
+	pool.Each(context.Background(), len(files), 0, func(i int) {
+		docs[i], errs[i] = ParseYAML(files[i].Path, []byte(files[i].Source))
+	})
 	return docs, errs
 }
 

@@ -1,15 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kilnhq/kiln/adapters"
@@ -20,6 +19,7 @@ import (
 	"github.com/kilnhq/kiln/compiler/project"
 	"github.com/kilnhq/kiln/compiler/sqlparse"
 	"github.com/kilnhq/kiln/dag/run"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // Version is kiln's version string.
@@ -327,29 +327,16 @@ type sqlCheckError struct {
 // parallel, and returns the failures in ids order.
 func checkSQL(s *session, ids []string) []sqlCheckError {
 	found := make([]*sqlparse.SyntaxError, len(ids))
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(ids) {
-					return
-				}
-				n := s.compiler.Node(ids[i])
-				if n.Compiled == "" || n.Type != compiler.Model {
-					continue
-				}
-				var se *sqlparse.SyntaxError
-				if errors.As(sqlparse.Check(n.Compiled), &se) {
-					found[i] = se
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	pool.Each(context.Background(), len(ids), 0, func(i int) {
+		n := s.compiler.Node(ids[i])
+		if n.Compiled == "" || n.Type != compiler.Model {
+			return
+		}
+		var se *sqlparse.SyntaxError
+		if errors.As(sqlparse.Check(n.Compiled), &se) {
+			found[i] = se
+		}
+	})
 	var out []sqlCheckError
 	for i, se := range found {
 		if se != nil {
