@@ -22,7 +22,7 @@ func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adap
 	var add func(id string)
 	add = func(id string) {
 		n := c.Nodes[id]
-		if n == nil || todo[id] != nil || (n.Type != Model && n.Type != Analysis) {
+		if n == nil || todo[id] != nil || !n.isSQL() {
 			return
 		}
 		todo[id] = n
@@ -63,7 +63,7 @@ func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adap
 // once their parents exist, as dbt does.
 func (c *Compiler) NeedsExecute(id string) bool {
 	n := c.Nodes[id]
-	if n == nil || (n.Type != Model && n.Type != Analysis) {
+	if n == nil || !n.isSQL() {
 		return false
 	}
 	if n.parsed.used {
@@ -187,7 +187,7 @@ func (c *Compiler) WriteCompiled(ids []string) error {
 		if n == nil || n.Compiled == "" {
 			continue
 		}
-		dir := filepath.Dir(n.OriginalFilePath)
+		dir := filepath.Dir(n.targetFile())
 		g, ok := byDir[dir]
 		if !ok {
 			g = len(groups)
@@ -218,7 +218,7 @@ func (c *Compiler) WriteCompiled(ids []string) error {
 
 // CompiledPath is where n's compiled SQL is written.
 func (c *Compiler) CompiledPath(n *Node) string {
-	return filepath.Join(c.Project.TargetPath, "compiled", c.Project.Name, filepath.FromSlash(n.OriginalFilePath))
+	return filepath.Join(c.Project.TargetPath, "compiled", c.Project.Name, filepath.FromSlash(n.targetFile()))
 }
 
 // WriteRun writes the SQL executed for n under target/run.
@@ -231,7 +231,7 @@ func (c *Compiler) writeTarget(kind string, n *Node, sql string) error {
 // writeTargetIn is writeTarget; mkdir false skips creating the directory
 // (already done for an earlier file of the same folder).
 func (c *Compiler) writeTargetIn(mkdir bool, kind string, n *Node, sql string) error {
-	path := filepath.Join(c.Project.Root, c.Project.TargetPath, kind, c.Project.Name, filepath.FromSlash(n.OriginalFilePath))
+	path := filepath.Join(c.Project.Root, c.Project.TargetPath, kind, c.Project.Name, filepath.FromSlash(n.targetFile()))
 	if mkdir {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
@@ -249,4 +249,14 @@ func (c *Compiler) writeTargetIn(mkdir bool, kind string, n *Node, sql string) e
 		return fmt.Errorf("writing %s SQL of %s: %w", kind, n.Name, err)
 	}
 	return nil
+}
+
+// targetFile is where n's SQL goes under target/compiled and target/run:
+// its own path, or for generic tests <schema file>/<test name>.sql as dbt
+// writes them.
+func (n *Node) targetFile() string {
+	if n.Test != nil && n.Test.Generic {
+		return n.OriginalFilePath + "/" + n.Test.CompiledName + ".sql"
+	}
+	return n.OriginalFilePath
 }

@@ -92,6 +92,14 @@ func Parse(ctx context.Context, p *project.Project, opts Options) (*Compiler, er
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	errs.Add(c.addTests())
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	errs.Add(c.renderTests(ctx))
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
 	errs.Add(c.resolveDeps())
 	return c, errs.Err()
 }
@@ -227,7 +235,11 @@ func (c *Compiler) addSQLNodes(ctx context.Context, typ ResourceType, files []*p
 // parseRender renders a node once with placeholders and applies the
 // configs it set.
 func (c *Compiler) parseRender(n *Node) error {
-	tpl, err := c.Env.Parse(n.OriginalFilePath, n.Raw)
+	src := n.Raw
+	if n.tplSrc != "" {
+		src = n.tplSrc
+	}
+	tpl, err := c.Env.Parse(n.OriginalFilePath, src)
 	if err != nil {
 		return err
 	}
@@ -263,6 +275,9 @@ func configPos(n *Node) diag.Pos {
 
 // findPos returns the first line of n's source matching re (line 1 if none).
 func findPos(n *Node, re *regexp.Regexp) diag.Pos {
+	if n.Test != nil && n.Test.Generic {
+		return n.Test.Pos
+	}
 	if loc := re.FindStringIndex(n.Raw); loc != nil {
 		l, col := diag.LineCol(n.Raw, loc[0])
 		return diag.Pos{File: n.OriginalFilePath, Line: l, Col: col}
@@ -283,7 +298,7 @@ func (c *Compiler) resolveDeps() error {
 	var errs diag.List
 	for _, id := range c.SortedIDs() {
 		n := c.Nodes[id]
-		if n.Type != Model && n.Type != Analysis {
+		if !n.isSQL() {
 			continue
 		}
 		if n.Type == Model {

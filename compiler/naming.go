@@ -15,6 +15,14 @@ func (c *Compiler) nameRelation(n *Node) error {
 		if s := strings.TrimSpace(n.Config.String(key)); s != "" {
 			return s
 		}
+		if n.Type == Test {
+			switch key {
+			case "schema":
+				return "dbt_test__audit" // where store_failures keeps failing rows
+			case "alias":
+				return n.Test.CompiledName
+			}
+		}
 		return nil
 	}
 	var err error

@@ -18,6 +18,7 @@ const (
 	Seed     ResourceType = "seed"
 	Source   ResourceType = "source"
 	Analysis ResourceType = "analysis"
+	Test     ResourceType = "test"
 )
 
 // Materializations kiln knows.
@@ -47,23 +48,33 @@ type Node struct {
 	SourceTable *project.SourceTable
 	SourceDef   *project.Source
 
+	// Test-only fields.
+	Test *TestSpec
+
 	DependsOn []string // unique ids of parents, sorted
 	Compiled  string   // compiled SQL (models, analyses)
 	// Ephemerals are the ephemeral models inlined into Compiled, in order.
 	Ephemerals []string
 
 	tpl      *jinja.Template
+	tplSrc   string // template text when it differs from Raw (generic tests)
 	bodyOnly string
 	parsed   parsedRender
 }
 
 // Materialized is the node's materialization.
 func (n *Node) Materialized() string {
-	if n.Type == Seed {
+	switch n.Type {
+	case Seed:
 		return "seed"
+	case Test:
+		return "test"
 	}
 	return n.Config.String("materialized")
 }
+
+// isSQL reports whether the node is rendered from a template.
+func (n *Node) isSQL() bool { return n.Type == Model || n.Type == Analysis || n.Type == Test }
 
 // Relation returns the node's relation as templates see it.
 func (n *Node) Relation() *jinja.Relation {

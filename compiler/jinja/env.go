@@ -2,6 +2,7 @@ package jinja
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -71,6 +72,7 @@ func NewEnv(project string, builtinFiles, files []SourceFile) (*Env, error) {
 	var errs diag.List
 	load := func(files []SourceFile, pkg string, into map[string]*Macro) {
 		for _, f := range files {
+			f.Source = RewriteTestBlocks(f.Source)
 			t, err := e.Parse(f.Path, f.Source)
 			if err != nil {
 				errs.Add(err)
@@ -185,3 +187,38 @@ func mentionsExecute(src string) bool {
 	}
 	return false
 }
+
+var (
+	testOpenRe  = regexp.MustCompile(`(\{%[-+]?\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)\s*\(`)
+	testCloseRe = regexp.MustCompile(`(\{%[-+]?\s*)endtest(\s*[-+]?%\})`)
+)
+
+// RewriteTestBlocks turns dbt's generic test blocks,
+// `{% test name(model, column_name) %}...{% endtest %}`, into the macros
+// they define: `test_name`. Lines are kept, so positions stay right.
+func RewriteTestBlocks(src string) string {
+	if !strings.Contains(src, "test") {
+		return src
+	}
+	src = testOpenRe.ReplaceAllString(src, "${1}macro${2}test_${3}(")
+	return testCloseRe.ReplaceAllString(src, "${1}endmacro${2}")
+}
+
+// Params returns the macro's parameter names and, of those, the ones with
+// no default value.
+func (m *Macro) Params() (names, required []string) {
+	for _, p := range m.node.Kwargs {
+		key, ok := p.Key.(*nodes.String)
+		if !ok {
+			continue
+		}
+		names = append(names, key.Val)
+		if none, ok := p.Value.(*nodes.None); ok && none.Location == key.Location {
+			required = append(required, key.Val)
+		}
+	}
+	return names, required
+}
+
+// AcceptsKwargs reports whether the macro takes **kwargs.
+func (m *Macro) AcceptsKwargs() bool { return m.node.KwArgsName != "" }

@@ -49,10 +49,13 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 	rel := adapters.Relation{Database: n.Database, Schema: n.Schema, Identifier: n.Alias}
 	var applied materialize.Applied
 	var err error
-	if n.Type == compiler.Model && n.Materialized() != "ephemeral" && b.Compiler.NeedsExecute(id) {
+	if (n.Type == compiler.Model || n.Type == compiler.Test) && n.Materialized() != "ephemeral" && b.Compiler.NeedsExecute(id) {
 		if err := b.compileLate(ctx, n); err != nil {
 			return Outcome{Status: StatusError, Err: err, Message: err.Error()}
 		}
+	}
+	if n.Type == compiler.Test {
+		return b.runTest(ctx, n)
 	}
 	switch n.Materialized() {
 	case "seed":

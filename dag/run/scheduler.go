@@ -20,7 +20,14 @@ const (
 	StatusSuccess Status = "success"
 	StatusError   Status = "error"
 	StatusSkipped Status = "skipped"
+	// Data tests.
+	StatusPass Status = "pass"
+	StatusWarn Status = "warn"
+	StatusFail Status = "fail"
 )
+
+// OK reports whether descendants may run after this status.
+func (s Status) OK() bool { return s == StatusSuccess || s == StatusPass || s == StatusWarn }
 
 // Outcome is what running one node produced.
 type Outcome struct {
@@ -29,6 +36,8 @@ type Outcome struct {
 	Err          error
 	RowsAffected int64
 	Code         string
+	// Failures is the number of failing rows of a data test.
+	Failures int64
 	Started      time.Time
 	Elapsed      time.Duration
 	SkipReason   string
@@ -121,7 +130,7 @@ func Schedule(ctx context.Context, g *dag.Graph, ids []string, threads int, exec
 			if !selected[c] {
 				continue
 			}
-			if out.Status != StatusSuccess {
+			if !out.Status.OK() {
 				skip(c, "upstream "+id+" "+string(out.Status))
 				continue
 			}

@@ -126,13 +126,19 @@ func (a *app) execute(command string) error {
 		return err
 	}
 	var types []compiler.ResourceType
+	graph := s.graph
 	switch command {
 	case "run":
 		types = []compiler.ResourceType{compiler.Model}
 	case "seed":
 		types = []compiler.ResourceType{compiler.Seed}
+	case "test":
+		types = []compiler.ResourceType{compiler.Test}
 	default:
-		types = []compiler.ResourceType{compiler.Model, compiler.Seed}
+		types = []compiler.ResourceType{compiler.Model, compiler.Seed, compiler.Test}
+		if g, err := s.gatedGraph(); err == nil {
+			graph = g
+		}
 	}
 	ids, err := s.selectNodes(a, types...)
 	if err != nil {
@@ -174,7 +180,7 @@ func (a *app) execute(command string) error {
 	out := a.newPrinter(s)
 	out.header(len(ids))
 	t0 := time.Now()
-	results := run.Schedule(a.ctx, s.graph, ids, s.target.Profile.Threads, b.Exec, out.event)
+	results := run.Schedule(a.ctx, graph, ids, s.target.Profile.Threads, b.Exec, out.event)
 	elapsed := time.Since(t0)
 	failed := out.summary(results, elapsed)
 	if err := a.writeResults(s, command, results, elapsed); err != nil {
@@ -209,6 +215,10 @@ func (a *app) writeResults(s *session, command string, results map[string]run.Ou
 			UniqueID: id, Status: string(o.Status), Started: o.Started, Completed: o.Started.Add(o.Elapsed),
 			ExecutionTime: o.Elapsed.Seconds(), Message: o.Message, RowsAffected: o.RowsAffected, Code: o.Code,
 			CompiledCode: n.Compiled,
+		}
+		if n.Type == compiler.Test && (o.Status == run.StatusPass || o.Status == run.StatusWarn || o.Status == run.StatusFail) {
+			f := o.Failures
+			r.Failures = &f
 		}
 		if n.Type != compiler.Source {
 			r.RelationName = n.RelationName()

@@ -65,6 +65,8 @@ func (p *printer) header(total int) {
 
 func describe(n *compiler.Node) string {
 	switch n.Type {
+	case compiler.Test:
+		return "test " + n.Name
 	case compiler.Seed:
 		return "seed file " + n.Schema + "." + n.Alias
 	default:
@@ -98,6 +100,9 @@ func (p *printer) event(e run.Event) {
 			v["message"] = e.Outcome.Message
 			v["execution_time"] = e.Outcome.Elapsed.Seconds()
 			v["rows_affected"] = e.Outcome.RowsAffected
+			if n.Type == compiler.Test {
+				v["failures"] = e.Outcome.Failures
+			}
 			if e.Outcome.Err != nil {
 				v["error"] = e.Outcome.Err.Error()
 			}
@@ -120,14 +125,24 @@ func (p *printer) event(e run.Event) {
 		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", o.Message, o.Elapsed.Seconds())))
 	case run.StatusError:
 		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("31", "ERROR creating "+describe(n))), fmt.Sprintf("[ERROR in %.2fs]", o.Elapsed.Seconds())))
+	case run.StatusPass:
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s %s", prefix, p.paint("32", "PASS"), n.Name), fmt.Sprintf("[PASS in %.2fs]", o.Elapsed.Seconds())))
+	case run.StatusWarn:
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s %s", prefix, p.paint("33", fmt.Sprintf("WARN %d", o.Failures)), n.Name), fmt.Sprintf("[WARN %d in %.2fs]", o.Failures, o.Elapsed.Seconds())))
+	case run.StatusFail:
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s %s", prefix, p.paint("31", fmt.Sprintf("FAIL %d", o.Failures)), n.Name), fmt.Sprintf("[FAIL %d in %.2fs]", o.Failures, o.Elapsed.Seconds())))
 	case run.StatusSkipped:
-		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("33", "SKIP relation "+n.Schema+"."+n.Alias)), "[SKIP: "+o.SkipReason+"]"))
+		what := "relation " + n.Schema + "." + n.Alias
+		if n.Type == compiler.Test {
+			what = "test " + n.Name
+		}
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("33", "SKIP "+what)), "[SKIP: "+o.SkipReason+"]"))
 	}
 }
 
 // summary prints errors and totals; it reports whether anything failed.
 func (p *printer) summary(results map[string]run.Outcome, elapsed time.Duration) bool {
-	var pass, errs, skip int
+	var pass, warn, errs, skip int
 	ids := make([]string, 0, len(results))
 	for id := range results {
 		ids = append(ids, id)
@@ -135,9 +150,11 @@ func (p *printer) summary(results map[string]run.Outcome, elapsed time.Duration)
 	sort.Strings(ids)
 	for _, id := range ids {
 		switch results[id].Status {
-		case run.StatusSuccess:
+		case run.StatusSuccess, run.StatusPass:
 			pass++
-		case run.StatusError:
+		case run.StatusWarn:
+			warn++
+		case run.StatusError, run.StatusFail:
 			errs++
 		case run.StatusSkipped:
 			skip++
@@ -145,18 +162,25 @@ func (p *printer) summary(results map[string]run.Outcome, elapsed time.Duration)
 	}
 	total := len(results)
 	if p.json {
-		p.emitJSON(map[string]any{"event": "run_end", "pass": pass, "error": errs, "skip": skip, "total": total, "elapsed": elapsed.Seconds()})
+		p.emitJSON(map[string]any{"event": "run_end", "pass": pass, "warn": warn, "error": errs, "skip": skip, "total": total, "elapsed": elapsed.Seconds()})
 		return errs > 0
 	}
 	fmt.Fprintf(p.a.stdout, "\nFinished running %d nodes in %.2fs.\n", total, elapsed.Seconds())
 	for _, id := range ids {
 		o := results[id]
-		if o.Status == run.StatusError && o.Err != nil {
-			n := p.s.compiler.Node(id)
+		n := p.s.compiler.Node(id)
+		switch {
+		case o.Status == run.StatusError && o.Err != nil:
 			fmt.Fprintf(p.a.stderr, "\n%s in %s %s\n  %s\n", p.paint("31", "Error"), n.Type, n.Name, strings.ReplaceAll(o.Err.Error(), "\n", "\n  "))
+		case o.Status == run.StatusFail || o.Status == run.StatusWarn:
+			label := p.paint("31", "Failure")
+			if o.Status == run.StatusWarn {
+				label = p.paint("33", "Warning")
+			}
+			fmt.Fprintf(p.a.stderr, "\n%s in test %s (%s)\n  %s\n  compiled code at %s\n", label, n.Name, n.OriginalFilePath, o.Message, p.s.compiler.CompiledPath(n))
 		}
 	}
-	fmt.Fprintf(p.a.stdout, "\nDone. PASS=%d WARN=0 ERROR=%d SKIP=%d TOTAL=%d\n", pass, errs, skip, total)
+	fmt.Fprintf(p.a.stdout, "\nDone. PASS=%d WARN=%d ERROR=%d SKIP=%d TOTAL=%d\n", pass, warn, errs, skip, total)
 	return errs > 0
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/kilnhq/kiln/adapters"
@@ -110,6 +111,7 @@ func (s *session) selectNodes(a *app, types ...compiler.ResourceType) ([]string,
 	if err != nil {
 		return nil, invalid(err)
 	}
+	ids = s.withTests(ids, a.f.excludes)
 	keep := map[compiler.ResourceType]bool{}
 	for _, t := range types {
 		keep[t] = true
@@ -126,6 +128,71 @@ func (s *session) selectNodes(a *app, types ...compiler.ResourceType) ([]string,
 		out = append(out, id)
 	}
 	return out, nil
+}
+
+// withTests adds, as dbt's eager indirect selection does, every test that
+// depends on a selected node, unless an --exclude names it.
+func (s *session) withTests(ids, excludes []string) []string {
+	if len(ids) == len(s.compiler.Nodes) {
+		return ids
+	}
+	selected := map[string]bool{}
+	for _, id := range ids {
+		selected[id] = true
+	}
+	excluded := map[string]bool{}
+	if len(excludes) > 0 {
+		var nodes []selector.Node
+		for _, id := range s.compiler.SortedIDs() {
+			n := s.compiler.Node(id)
+			nodes = append(nodes, selector.Node{ID: id, Name: n.Name, Type: string(n.Type), Path: n.OriginalFilePath, FQN: n.FQN, Tags: n.Config.Tags(), SourceName: n.SourceName})
+		}
+		ex, _ := selector.Select(s.graph, nodes, excludes, nil)
+		for _, id := range ex {
+			excluded[id] = true
+		}
+	}
+	for _, id := range s.compiler.SortedIDs() {
+		n := s.compiler.Node(id)
+		if n.Type != compiler.Test || selected[id] || excluded[id] {
+			continue
+		}
+		for _, p := range n.DependsOn {
+			if selected[p] {
+				ids = append(ids, id)
+				selected[id] = true
+				break
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// gatedGraph is the graph `kiln build` runs: each test of a node also
+// becomes a parent of that node's children, so a failing test stops them.
+func (s *session) gatedGraph() (*dag.Graph, error) {
+	parents := map[string][]string{}
+	for _, id := range s.compiler.SortedIDs() {
+		parents[id] = append([]string{}, s.compiler.Node(id).DependsOn...)
+	}
+	for _, id := range s.compiler.SortedIDs() {
+		n := s.compiler.Node(id)
+		if n.Type != compiler.Test || n.Test.AttachedNode == "" {
+			continue
+		}
+		ancestors := map[string]bool{}
+		for _, a := range s.graph.Ancestors(id, -1) {
+			ancestors[a] = true
+		}
+		for _, child := range s.graph.Children(n.Test.AttachedNode) {
+			if child == id || ancestors[child] || s.compiler.Node(child).Type == compiler.Test {
+				continue
+			}
+			parents[child] = append(parents[child], id)
+		}
+	}
+	return dag.New(parents)
 }
 
 // open connects to the target warehouse.
