@@ -41,7 +41,8 @@ type Compiler struct {
 	targetMap map[string]any
 	opts      Options
 	database  string
-	lazy      sync.Mutex // serialises CompileNow
+	lazy      sync.Mutex      // serialises CompileNow
+	disabled  map[string]bool // names of disabled models and seeds
 }
 
 // TargetDatabase is the database name relations use by default.
@@ -73,9 +74,10 @@ func Parse(ctx context.Context, p *project.Project, opts Options) (*Compiler, er
 	}
 	c := &Compiler{
 		Project: p, Env: env, opts: opts,
-		Nodes:   map[string]*Node{},
-		byName:  map[string]*Node{},
-		sources: map[[2]string]*Node{},
+		Nodes:    map[string]*Node{},
+		byName:   map[string]*Node{},
+		sources:  map[[2]string]*Node{},
+		disabled: map[string]bool{},
 	}
 	c.database = TargetDatabase(opts.Target)
 	prof := opts.Target.Profile
@@ -176,6 +178,7 @@ func fqn(project, rel string) []string {
 
 func (c *Compiler) register(n *Node) error {
 	if !n.Config.Bool("enabled", true) {
+		c.disabled[n.Name] = true
 		return nil
 	}
 	if prev, dup := c.byName[n.Name]; dup {

@@ -3,8 +3,10 @@ package compiler
 import (
 	"context"
 	"crypto/md5"
+	"encoding/csv"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/kilnhq/kiln/compiler/diag"
 	"github.com/kilnhq/kiln/compiler/project"
+	"github.com/kilnhq/kiln/compiler/sqlparse"
 	"github.com/kilnhq/kiln/internal/pool"
 )
 
@@ -57,7 +60,12 @@ func (c *Compiler) addTests() error {
 		patch := c.Project.ModelPatches[name]
 		n := c.byName[name]
 		if n == nil || n.Type != Model {
-			continue // dbt warns about patches for unknown models; tests of disabled models are disabled
+			if len(patch.Tests) > 0 || hasColumnTests(patch.Columns) {
+				if !c.disabled[name] {
+					errs.Add(c.unknownTarget(patch, "model"))
+				}
+			}
+			continue // tests of disabled models are disabled
 		}
 		t := testTarget{name: name, modelStr: fmt.Sprintf("ref('%s')", name), attached: n.UniqueID, file: patch.Pos.File}
 		errs.Add(c.addPatchTests(t, patch.Tests, patch.Columns))
@@ -66,6 +74,9 @@ func (c *Compiler) addTests() error {
 		patch := c.Project.SeedPatches[name]
 		n := c.byName[name]
 		if n == nil || n.Type != Seed {
+			if (len(patch.Tests) > 0 || hasColumnTests(patch.Columns)) && !c.disabled[name] {
+				errs.Add(c.unknownTarget(patch, "seed"))
+			}
 			continue
 		}
 		t := testTarget{name: name, modelStr: fmt.Sprintf("ref('%s')", name), attached: n.UniqueID, file: patch.Pos.File}
@@ -79,6 +90,31 @@ func (c *Compiler) addTests() error {
 	}
 	errs.Add(c.addSingularTests())
 	return errs.Err()
+}
+
+func hasColumnTests(cols []*project.ColumnSpec) bool {
+	for _, c := range cols {
+		if len(c.Tests) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownTarget reports tests declared for a model or seed that does not
+// exist.
+func (c *Compiler) unknownTarget(patch *project.Patch, kind string) error {
+	d := diag.At(patch.Pos, "tests are declared for %s %q, which does not exist", kind, patch.Name)
+	var names []string
+	for n, node := range c.byName {
+		if string(node.Type) == kind {
+			names = append(names, n)
+		}
+	}
+	if s := diag.Closest(patch.Name, names); s != "" {
+		d.Hint = fmt.Sprintf("did you mean `%s`?", s)
+	}
+	return d
 }
 
 func (c *Compiler) addPatchTests(t testTarget, modelTests []*project.Node, cols []*project.ColumnSpec) error {
@@ -604,4 +640,70 @@ func dirParts(rel string) []string {
 		return nil
 	}
 	return strings.Split(dir, "/")
+}
+
+// CheckTestColumns reports generic tests, among ids, on a column their
+// model or seed does not have. Seeds are checked against their CSV header;
+// models when their compiled select list names its columns (no `*`).
+// Compile the models first.
+func (c *Compiler) CheckTestColumns(ids []string) error {
+	var errs diag.List
+	known := map[string][]string{}
+	for _, id := range ids {
+		n := c.Nodes[id]
+		if n == nil || n.Type != Test || !n.Test.Generic || n.Test.Column == "" || n.Test.AttachedNode == "" {
+			continue
+		}
+		parent := c.Nodes[n.Test.AttachedNode]
+		cols, ok := known[parent.UniqueID]
+		if !ok {
+			cols = c.outputColumns(parent)
+			known[parent.UniqueID] = cols
+		}
+		if cols == nil || containsFold(cols, strings.Trim(n.Test.Column, `"`)) {
+			continue
+		}
+		d := diag.At(n.Test.Pos, "test %s: %s %q has no column %q", n.Test.Name, parent.Type, parent.Name, n.Test.Column)
+		if s := diag.Closest(n.Test.Column, cols); s != "" {
+			d.Hint = fmt.Sprintf("did you mean `%s`?", s)
+		} else {
+			d.Hint = "columns: " + strings.Join(cols, ", ")
+		}
+		errs.Add(d)
+	}
+	return errs.Err()
+}
+
+func (c *Compiler) outputColumns(n *Node) []string {
+	switch n.Type {
+	case Seed:
+		f, err := os.Open(c.Project.Abs(n.OriginalFilePath))
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		header, err := csv.NewReader(f).Read()
+		if err != nil {
+			return nil
+		}
+		if len(header) > 0 {
+			header[0] = strings.TrimPrefix(header[0], "\ufeff")
+		}
+		return header
+	case Model:
+		if n.Compiled == "" {
+			return nil
+		}
+		return sqlparse.OutputColumns(n.Compiled)
+	}
+	return nil
+}
+
+func containsFold(l []string, s string) bool {
+	for _, x := range l {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -38,3 +38,42 @@ func Check(sql string) error {
 	}
 	return se
 }
+
+// OutputColumns returns the column names a SELECT statement produces, in
+// order, when they can be known from its text alone: every select-list item
+// is a plain column reference or has an alias. It returns nil when they
+// cannot (select *, unnamed expressions, a statement that does not parse).
+func OutputColumns(sql string) []string {
+	tree, err := pg_query.Parse(sql)
+	if err != nil || len(tree.GetStmts()) != 1 {
+		return nil
+	}
+	sel := tree.GetStmts()[0].GetStmt().GetSelectStmt()
+	for sel != nil && sel.GetLarg() != nil {
+		sel = sel.GetLarg() // a set operation takes its names from the left
+	}
+	if sel == nil || len(sel.GetTargetList()) == 0 {
+		return nil
+	}
+	var names []string
+	for _, t := range sel.GetTargetList() {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil
+		}
+		if rt.GetName() != "" {
+			names = append(names, rt.GetName())
+			continue
+		}
+		ref := rt.GetVal().GetColumnRef()
+		if ref == nil || len(ref.GetFields()) == 0 {
+			return nil
+		}
+		last := ref.GetFields()[len(ref.GetFields())-1]
+		if last.GetAStar() != nil || last.GetString_() == nil {
+			return nil
+		}
+		names = append(names, last.GetString_().GetSval())
+	}
+	return names
+}

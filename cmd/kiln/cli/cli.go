@@ -90,7 +90,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		selectable(&cobra.Command{Use: "compile", Short: "render models to target/compiled", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.compile() }}),
 		selectable(&cobra.Command{Use: "run", Short: "build models", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("run") }}),
 		selectable(&cobra.Command{Use: "seed", Short: "load seed CSV files", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("seed") }}),
-		selectable(&cobra.Command{Use: "build", Short: "seed and build everything in DAG order", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("build") }}),
+		selectable(&cobra.Command{Use: "test", Short: "run data tests", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("test") }}),
+		selectable(&cobra.Command{Use: "build", Short: "seed, build and test everything in DAG order", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("build") }}),
 		&cobra.Command{Use: "clean", Short: "delete the clean-targets folders", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.clean() }},
 	)
 	ls := selectable(&cobra.Command{Use: "ls", Aliases: []string{"list"}, Short: "list nodes", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.ls() }})
@@ -101,6 +102,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	show.Flags().StringVar(&f.inline, "inline", "", "SQL to preview instead of a model")
 	show.Flags().IntVar(&f.limit, "limit", 5, "rows to show")
 	root.AddCommand(show)
+	root.AddCommand(app.sourceCommand())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

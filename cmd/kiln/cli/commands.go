@@ -176,6 +176,9 @@ func (a *app) execute(command string) error {
 	if err := a.compileSelected(s, ids, wh, true); err != nil {
 		return err
 	}
+	if err := s.compiler.CheckTestColumns(ids); err != nil {
+		return invalid(err)
+	}
 	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres"}
 	out := a.newPrinter(s)
 	out.header(len(ids))
