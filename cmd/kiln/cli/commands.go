@@ -280,9 +280,21 @@ func (a *app) show() error {
 	}
 	defer wh.Close()
 	if sql == "" {
-		ids, err := s.selectNodes(a, compiler.Model, compiler.Seed, compiler.Analysis, compiler.Source)
+		ids, err := s.selectNodes(a, compiler.Model, compiler.Seed, compiler.Analysis, compiler.Source, compiler.Test)
 		if err != nil {
 			return err
+		}
+		if len(ids) > 1 {
+			// Selecting a model also selects its tests: show the model.
+			var own []string
+			for _, id := range ids {
+				if s.compiler.Node(id).Type != compiler.Test {
+					own = append(own, id)
+				}
+			}
+			if len(own) > 0 {
+				ids = own
+			}
 		}
 		if len(ids) != 1 {
 			return invalid(fmt.Errorf("kiln show needs --select naming exactly one node (or --inline SQL); %d selected", len(ids)))
