@@ -88,7 +88,7 @@ func (c *Compiler) CompileNow(ctx context.Context, id string, adapter jinja.Adap
 // compileBody computes n's SQL without inlined ephemerals.
 func (c *Compiler) compileBody(ctx context.Context, n *Node, adapter jinja.Adapter) error {
 	n.bodyOnly = ""
-	if !n.parsed.used {
+	if !n.parsed.used && !n.lateRender {
 		names := make([]string, len(n.parsed.calls))
 		for i, cl := range n.parsed.calls {
 			switch cl.kind {
@@ -111,12 +111,22 @@ func (c *Compiler) compileBody(ctx context.Context, n *Node, adapter jinja.Adapt
 		n.Compiled = substitute(n.parsed.output, names)
 		return nil
 	}
+	tpl := n.tpl
+	if tpl == nil {
+		var err error
+		if tpl, err = c.Env.Parse(n.OriginalFilePath, n.templateSource()); err != nil {
+			return err
+		}
+	}
 	b := &contextBuilder{c: c, node: n, execute: true}
-	res, err := c.Env.Render(n.tpl, &jinja.Context{
+	res, err := c.Env.Render(tpl, &jinja.Context{
 		Ctx: ctx, Globals: b.globals(), Dialect: c.opts.Target.Profile.Type,
 		Adapter: adapter, Execute: true, Log: c.opts.Log,
 	})
 	if err != nil {
+		if n.Test != nil && n.Test.Generic {
+			return diag.At(n.Test.Pos, "test %s: %s", n.Name, stripPos(err))
+		}
 		return err
 	}
 	n.Compiled = res.Output

@@ -238,11 +238,7 @@ func (c *Compiler) addSQLNodes(ctx context.Context, typ ResourceType, files []*p
 // parseRender renders a node once with placeholders and applies the
 // configs it set.
 func (c *Compiler) parseRender(n *Node) error {
-	src := n.Raw
-	if n.tplSrc != "" {
-		src = n.tplSrc
-	}
-	tpl, err := c.Env.Parse(n.OriginalFilePath, src)
+	tpl, err := c.Env.Parse(n.OriginalFilePath, n.templateSource())
 	if err != nil {
 		return err
 	}

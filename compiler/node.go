@@ -56,10 +56,12 @@ type Node struct {
 	// Ephemerals are the ephemeral models inlined into Compiled, in order.
 	Ephemerals []string
 
-	tpl      *jinja.Template
-	tplSrc   string // template text when it differs from Raw (generic tests)
-	bodyOnly string
-	parsed   parsedRender
+	tpl *jinja.Template
+	// lateRender: not rendered at parse time (generic tests, whose
+	// dependencies are known from their arguments); rendered when compiled.
+	lateRender bool
+	bodyOnly   string
+	parsed     parsedRender
 }
 
 // Materialized is the node's materialization.
@@ -71,6 +73,14 @@ func (n *Node) Materialized() string {
 		return "test"
 	}
 	return n.Config.String("materialized")
+}
+
+// templateSource is the text rendered for n.
+func (n *Node) templateSource() string {
+	if n.Test != nil && n.Test.Generic {
+		return testCall(n.Test.Name, n.Test.Kwargs)
+	}
+	return n.Raw
 }
 
 // isSQL reports whether the node is rendered from a template.

@@ -56,6 +56,7 @@ type testTarget struct {
 // test paths.
 func (c *Compiler) addTests() error {
 	var errs diag.List
+	var jobs []testJob
 	for _, name := range project.SortedKeys(c.Project.ModelPatches) {
 		patch := c.Project.ModelPatches[name]
 		n := c.byName[name]
@@ -68,7 +69,7 @@ func (c *Compiler) addTests() error {
 			continue // tests of disabled models are disabled
 		}
 		t := testTarget{name: name, modelStr: fmt.Sprintf("ref('%s')", name), attached: n.UniqueID, file: patch.Pos.File}
-		errs.Add(c.addPatchTests(t, patch.Tests, patch.Columns))
+		jobs = appendTestJobs(jobs, t, patch.Tests, patch.Columns)
 	}
 	for _, name := range project.SortedKeys(c.Project.SeedPatches) {
 		patch := c.Project.SeedPatches[name]
@@ -80,13 +81,26 @@ func (c *Compiler) addTests() error {
 			continue
 		}
 		t := testTarget{name: name, modelStr: fmt.Sprintf("ref('%s')", name), attached: n.UniqueID, file: patch.Pos.File}
-		errs.Add(c.addPatchTests(t, patch.Tests, patch.Columns))
+		jobs = appendTestJobs(jobs, t, patch.Tests, patch.Columns)
 	}
 	for _, s := range c.Project.Sources {
 		for _, tbl := range s.Tables {
 			t := testTarget{name: s.Name + "_" + tbl.Name, isSource: true, modelStr: fmt.Sprintf("source('%s', '%s')", s.Name, tbl.Name), file: tbl.Pos.File}
-			errs.Add(c.addPatchTests(t, tbl.Tests, tbl.Columns))
+			jobs = appendTestJobs(jobs, t, tbl.Tests, tbl.Columns)
 		}
+	}
+	// Build the nodes in parallel, then register them in declaration order.
+	nodes := make([]*Node, len(jobs))
+	buildErrs := make([]error, len(jobs))
+	pool.Each(context.Background(), len(jobs), 0, func(i int) {
+		nodes[i], buildErrs[i] = c.genericTest(jobs[i].target, jobs[i].column, jobs[i].entry)
+	})
+	for i, n := range nodes {
+		if buildErrs[i] != nil {
+			errs.Add(buildErrs[i])
+			continue
+		}
+		errs.Add(c.registerTest(n))
 	}
 	errs.Add(c.addSingularTests())
 	return errs.Err()
@@ -117,46 +131,53 @@ func (c *Compiler) unknownTarget(patch *project.Patch, kind string) error {
 	return d
 }
 
-func (c *Compiler) addPatchTests(t testTarget, modelTests []*project.Node, cols []*project.ColumnSpec) error {
-	var errs diag.List
+// testJob is one YAML test entry to turn into a node.
+type testJob struct {
+	target testTarget
+	column string
+	entry  *project.Node
+}
+
+func appendTestJobs(jobs []testJob, t testTarget, modelTests []*project.Node, cols []*project.ColumnSpec) []testJob {
 	for _, tn := range modelTests {
-		errs.Add(c.addGenericTest(t, "", tn))
+		jobs = append(jobs, testJob{t, "", tn})
 	}
 	for _, col := range cols {
 		for _, tn := range col.Tests {
-			errs.Add(c.addGenericTest(t, col.Name, tn))
+			jobs = append(jobs, testJob{t, col.Name, tn})
 		}
 	}
-	return errs.Err()
+	return jobs
 }
 
-// addGenericTest builds one test node from a YAML test entry.
-func (c *Compiler) addGenericTest(t testTarget, column string, entry *project.Node) error {
+// genericTest builds one test node from a YAML test entry. It only reads
+// the compiler, so entries are built in parallel.
+func (c *Compiler) genericTest(t testTarget, column string, entry *project.Node) (*Node, error) {
 	testName, args, cfg, err := splitTestEntry(entry)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ns := ""
 	if i := strings.IndexByte(testName, '.'); i >= 0 {
 		ns, testName = testName[:i], testName[i+1:]
 		if ns != "dbt" && ns != c.Project.Name {
-			return diag.At(entry.Pos, "test %s.%s: package %q is not installed", ns, testName, ns)
+			return nil, diag.At(entry.Pos, "test %s.%s: package %q is not installed", ns, testName, ns)
 		}
 		if ns == "dbt" || ns == c.Project.Name {
 			ns = ""
 		}
 	}
 	if _, ok := args["model"]; ok {
-		return diag.At(entry.Pos, "test %s: `model` is set by kiln and cannot be an argument", testName)
+		return nil, diag.At(entry.Pos, "test %s: `model` is set by kiln and cannot be an argument", testName)
 	}
 	if column != "" {
 		args["column_name"] = column
 	}
 	if err := c.checkTestArgs(entry, testName, args, column != ""); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkTestConfig(cfg); err != nil {
-		return err
+		return nil, err
 	}
 	args["model"] = "{{ get_where_subquery(" + t.modelStr + ") }}"
 	custom, _ := args["name"].(string)
@@ -185,13 +206,11 @@ func (c *Compiler) addGenericTest(t testTarget, column string, entry *project.No
 			AttachedNode: t.attached, CompiledName: shortName, Pos: entry.Pos},
 	}
 	n.Raw = fmt.Sprintf("{{ test_%s(**_dbt_generic_test_kwargs) }}", testName)
-	n.tplSrc = testCall(testName, args)
-	n.Checksum = checksum(n.tplSrc)
 	c.applyTestConfig(n, cfg, entry.Pos)
 	if shortName != fullName && n.Config.String("alias") == "" {
 		n.Config.Set("alias", shortName, entry.Pos)
 	}
-	return c.registerTest(n)
+	return n, nil
 }
 
 // splitTestEntry separates a YAML test entry into the test name, its macro
@@ -328,7 +347,7 @@ func checkTestConfig(cfg map[string]*project.Node) error {
 // applyTestConfig applies the project's tests: tree, then the entry's own
 // config.
 func (c *Compiler) applyTestConfig(n *Node, cfg map[string]*project.Node, pos diag.Pos) {
-	applyProjectConfig(&n.Config, c.Project.TestsConfig, n.FQN[1:])
+	applyProjectConfig(&n.Config, c.Project.TestsConfig, n.FQN)
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {
 		keys = append(keys, k)
@@ -351,6 +370,15 @@ func (c *Compiler) renderTests(ctx context.Context) error {
 	errs := make([]error, len(tests))
 	pool.Each(ctx, len(tests), 0, func(i int) {
 		n := tests[i]
+		if n.Test.Generic {
+			// Like dbt for its built-in tests, skip Jinja at parse time:
+			// the dependencies are the ref()/source() calls in the
+			// arguments; the test renders when it is compiled.
+			n.parsed.calls = staticCalls(n.Test.Kwargs)
+			n.lateRender = true
+			errs[i] = c.nameRelation(n)
+			return
+		}
 		if err := c.parseRender(n); err != nil {
 			if n.Test.Generic {
 				err = diag.At(n.Test.Pos, "test %s: %v", n.Name, stripPos(err))
@@ -414,7 +442,7 @@ func (c *Compiler) addSingularTests() error {
 			Config:           newConfig(),
 			Test:             &TestSpec{CompiledName: name, Pos: diag.Pos{File: f.Path, Line: 1}},
 		}
-		applyProjectConfig(&n.Config, c.Project.TestsConfig, n.FQN[1:])
+		applyProjectConfig(&n.Config, c.Project.TestsConfig, n.FQN)
 		if prev, dup := c.Nodes[n.UniqueID]; dup {
 			errs.Addf(n.Test.Pos, "two tests are named %q: %s and %s", name, prev.OriginalFilePath, f.Path)
 			continue
@@ -706,4 +734,43 @@ func containsFold(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+var (
+	refCallRe    = regexp.MustCompile(`\bref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?(?:,\s*v(?:ersion)?\s*=[^)]*)?\)`)
+	sourceCallRe = regexp.MustCompile(`\bsource\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)`)
+)
+
+// staticCalls finds the ref() and source() calls in a generic test's
+// arguments.
+func staticCalls(args map[string]any) []call {
+	var out []call
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			for _, m := range refCallRe.FindAllStringSubmatch(x, -1) {
+				if m[2] != "" {
+					out = append(out, call{kind: callRef, pkg: m[1], name: m[2]})
+				} else {
+					out = append(out, call{kind: callRef, name: m[1]})
+				}
+			}
+			for _, m := range sourceCallRe.FindAllStringSubmatch(x, -1) {
+				out = append(out, call{kind: callSource, name: m[1], tbl: m[2]})
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, k := range sortedKeysAny(x) {
+				walk(x[k])
+			}
+		}
+	}
+	for _, k := range sortedKeysAny(args) {
+		walk(args[k])
+	}
+	return out
 }

@@ -4,6 +4,7 @@ package manifest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/compiler"
+	"github.com/kilnhq/kiln/internal/pool"
 )
 
 // Meta is the artifact metadata block.
@@ -82,8 +84,12 @@ type col struct {
 
 // Write writes target/manifest.json for every node of c.
 func Write(dir string, c *compiler.Compiler, m Meta) error {
-	nodes := map[string]node{}
-	sources := map[string]node{}
+	type entry struct {
+		id     string
+		source bool
+		e      node
+	}
+	var entries []entry
 	parents := map[string][]string{}
 	children := map[string][]string{}
 	for _, id := range c.SortedIDs() {
@@ -107,7 +113,7 @@ func Write(dir string, c *compiler.Compiler, m Meta) error {
 			for _, cs := range n.SourceTable.Columns {
 				e.Columns[cs.Name] = col{Name: cs.Name, Description: cs.Description, DataType: strPtr(cs.DataType)}
 			}
-			sources[id] = e
+			entries = append(entries, entry{id, true, e})
 			continue
 		}
 		compiled := n.Compiled != ""
@@ -124,23 +130,73 @@ func Write(dir string, c *compiler.Compiler, m Meta) error {
 				e.Columns[cs.Name] = col{Name: cs.Name, Description: cs.Description, DataType: strPtr(cs.DataType)}
 			}
 		}
-		nodes[id] = e
+		entries = append(entries, entry{id, false, e})
 	}
 	for k := range children {
 		sort.Strings(children[k])
 	}
-	doc := struct {
-		Metadata  map[string]any      `json:"metadata"`
-		Nodes     map[string]node     `json:"nodes"`
-		Sources   map[string]node     `json:"sources"`
-		Macros    map[string]any      `json:"macros"`
-		Docs      map[string]any      `json:"docs"`
-		Exposures map[string]any      `json:"exposures"`
-		Metrics   map[string]any      `json:"metrics"`
-		ParentMap map[string][]string `json:"parent_map"`
-		ChildMap  map[string][]string `json:"child_map"`
-	}{metadata(m, "manifest/v12.json"), nodes, sources, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, parents, children}
-	return writeJSON(filepath.Join(dir, "manifest.json"), doc)
+	// Encoding tens of thousands of entries is the slow part: do it on all
+	// cores, then assemble the document from the encoded entries.
+	raw := make([]json.RawMessage, len(entries))
+	errs := make([]error, len(entries))
+	pool.Each(context.Background(), len(entries), 0, func(i int) {
+		raw[i], errs[i] = json.Marshal(entries[i].e)
+	})
+	for i, en := range entries {
+		if errs[i] != nil {
+			return fmt.Errorf("encoding manifest entry %s: %w", en.id, errs[i])
+		}
+	}
+	// Entries are in id order; write the objects by hand so the encoded
+	// entries are copied, not re-validated.
+	object := func(w *bufio.Writer, sources bool) {
+		w.WriteByte('{')
+		first := true
+		for i, en := range entries {
+			if en.source != sources {
+				continue
+			}
+			if !first {
+				w.WriteByte(',')
+			}
+			first = false
+			key, _ := json.Marshal(en.id)
+			w.Write(key)
+			w.WriteByte(':')
+			w.Write(raw[i])
+		}
+		w.WriteByte('}')
+	}
+	return writeFile(filepath.Join(dir, "manifest.json"), func(w *bufio.Writer) error {
+		parts := []struct {
+			key   string
+			value any
+		}{{"metadata", metadata(m, "manifest/v12.json")}, {"nodes", nil}, {"sources", nil},
+			{"macros", map[string]any{}}, {"docs", map[string]any{}}, {"exposures", map[string]any{}},
+			{"metrics", map[string]any{}}, {"parent_map", parents}, {"child_map", children}}
+		for i, p := range parts {
+			if i == 0 {
+				w.WriteByte('{')
+			} else {
+				w.WriteByte(',')
+			}
+			w.WriteString(`"` + p.key + `":`)
+			switch p.key {
+			case "nodes":
+				object(w, false)
+			case "sources":
+				object(w, true)
+			default:
+				b, err := json.Marshal(p.value)
+				if err != nil {
+					return err
+				}
+				w.Write(b)
+			}
+		}
+		_, err := w.WriteString("}\n")
+		return err
+	})
 }
 
 func strPtr(s string) *string {
@@ -223,6 +279,16 @@ func WriteRunResults(dir string, m Meta, elapsed time.Duration, args map[string]
 }
 
 func writeJSON(path string, v any) error {
+	return writeFile(path, func(w *bufio.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	})
+}
+
+// writeFile writes path through a temporary file renamed into place, so a
+// reader never sees half a file.
+func writeFile(path string, write func(w *bufio.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -232,9 +298,7 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := write(w); err != nil {
 		f.Close()
 		return fmt.Errorf("encoding %s: %w", path, err)
 	}

@@ -1,0 +1,2 @@
+select id, name
+from {{ ref('raw_customers') }}

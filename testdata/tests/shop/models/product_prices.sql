@@ -1,0 +1,2 @@
+select id, name, price
+from {{ ref('products') }}
