@@ -37,10 +37,10 @@ type Outcome struct {
 	RowsAffected int64
 	Code         string
 	// Failures is the number of failing rows of a data test.
-	Failures int64
-	Started      time.Time
-	Elapsed      time.Duration
-	SkipReason   string
+	Failures   int64
+	Started    time.Time
+	Elapsed    time.Duration
+	SkipReason string
 }
 
 // EventKind says what an Event reports.
