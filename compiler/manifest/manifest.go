@@ -64,6 +64,16 @@ type node struct {
 	CompiledCode     string         `json:"compiled_code,omitempty"`
 	CompiledPath     string         `json:"compiled_path,omitempty"`
 	Columns          map[string]col `json:"columns"`
+	// Tests only.
+	TestMetadata *testMetadata `json:"test_metadata,omitempty"`
+	ColumnName   *string       `json:"column_name,omitempty"`
+	AttachedNode *string       `json:"attached_node,omitempty"`
+}
+
+type testMetadata struct {
+	Name      string         `json:"name"`
+	Kwargs    map[string]any `json:"kwargs"`
+	Namespace *string        `json:"namespace"`
 }
 
 type checksum struct {
@@ -124,6 +134,13 @@ func Write(dir string, c *compiler.Compiler, m Meta) error {
 		if compiled {
 			e.CompiledCode = n.Compiled
 			e.CompiledPath = filepath.ToSlash(c.CompiledPath(n))
+		}
+		if t := n.Test; t != nil {
+			if t.Generic {
+				e.TestMetadata = &testMetadata{Name: t.Name, Kwargs: t.Kwargs, Namespace: strPtr(t.Namespace)}
+				e.ColumnName = strPtr(t.Column)
+			}
+			e.AttachedNode = strPtr(t.AttachedNode)
 		}
 		if n.Patch != nil {
 			for _, cs := range n.Patch.Columns {

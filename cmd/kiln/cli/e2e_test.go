@@ -276,6 +276,7 @@ func TestInitThenBuild(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "stg_orders\n") || strings.Contains(out, "raw_payments\n") != true {
 		t.Errorf("ls +customers:\n%s", out)
 	}
+	checkTestInManifest(t, filepath.Join(dir, "target", "manifest.json"))
 	code, out, _ = kiln(t, "show", "--project-dir", dir, "-s", "orders", "--limit", "2")
 	if code != 0 || !strings.Contains(out, "| order_id") || strings.Count(out, "\n") != 5 {
 		t.Errorf("show:\n%s", out)
@@ -425,5 +426,44 @@ func TestPostgresErrorShownWhole(t *testing.T) {
 	}
 	if !strings.Contains(out, "PASS=1 WARN=0 ERROR=1 SKIP=0") {
 		t.Errorf("summary:\n%s", out)
+	}
+}
+
+// checkTestInManifest asserts the dbt fields of a generic test entry.
+func checkTestInManifest(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Nodes map[string]struct {
+			ResourceType string `json:"resource_type"`
+			ColumnName   string `json:"column_name"`
+			AttachedNode string `json:"attached_node"`
+			TestMetadata struct {
+				Name   string
+				Kwargs map[string]any
+			} `json:"test_metadata"`
+			DependsOn struct{ Nodes []string } `json:"depends_on"`
+		}
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for id, n := range m.Nodes {
+		if !strings.HasPrefix(id, "test.demo.relationships_stg_orders_customer_id__customer_id__ref_stg_customers_.") {
+			continue
+		}
+		found++
+		if n.ResourceType != "test" || n.ColumnName != "customer_id" || n.AttachedNode != "model.demo.stg_orders" ||
+			n.TestMetadata.Name != "relationships" || n.TestMetadata.Kwargs["to"] != "ref('stg_customers')" ||
+			strings.Join(n.DependsOn.Nodes, ",") != "model.demo.stg_customers,model.demo.stg_orders" {
+			t.Errorf("%s: %+v", id, n)
+		}
+	}
+	if found != 1 {
+		t.Errorf("relationships test found %d times in manifest", found)
 	}
 }
