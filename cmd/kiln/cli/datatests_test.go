@@ -486,3 +486,41 @@ func TestDataTestsProjectConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceTests runs the tests of a source with `kiln test -s source:name`.
+func TestSourceTests(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"dbt_project.yml":      "name: shop\n",
+		"seeds/raw_orders.csv": "id,status\n1,placed\n2,\n2,shipped\n",
+		"models/sources.yml": `version: 2
+sources:
+  - name: raw
+    schema: main
+    tables:
+      - name: raw_orders
+        columns:
+          - name: id
+            data_tests: [unique, not_null]
+`,
+		"models/orders.sql": "select * from {{ source('raw', 'raw_orders') }}\n",
+	} {
+		p := filepath.Join(dir, name)
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, errb := kiln(t, "seed", "--project-dir", dir); code != 0 {
+		t.Fatal(errb)
+	}
+	code, out, errb := kiln(t, "test", "--project-dir", dir, "-s", "source:raw")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errb)
+	}
+	for _, want := range []string{"FAIL 1 source_unique_raw_raw_orders_id", "PASS source_not_null_raw_raw_orders_id", "PASS=1 WARN=0 ERROR=1 SKIP=0 TOTAL=2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
