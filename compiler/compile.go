@@ -118,7 +118,7 @@ func (c *Compiler) compileBody(ctx context.Context, n *Node, adapter jinja.Adapt
 			return err
 		}
 	}
-	b := &contextBuilder{c: c, node: n, execute: true}
+	b := &contextBuilder{c: c, node: n, execute: true, ctx: ctx, adapter: adapter}
 	res, err := c.Env.Render(tpl, &jinja.Context{
 		Ctx: ctx, Globals: b.globals(), Dialect: c.opts.Target.Profile.Type,
 		Adapter: adapter, Execute: true, Log: c.opts.Log,

@@ -94,6 +94,10 @@ func Parse(ctx context.Context, p *project.Project, opts Options) (*Compiler, er
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	errs.Add(c.renderSnapshots(ctx))
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
 	errs.Add(c.addTests())
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -233,6 +237,38 @@ func (c *Compiler) addSQLNodes(ctx context.Context, typ ResourceType, files []*p
 		errs.Add(c.register(n))
 	}
 	return errs.Err()
+}
+
+// renderSnapshots parses snapshot blocks and YAML snapshots, renders them
+// once like models and validates their configuration.
+func (c *Compiler) renderSnapshots(ctx context.Context) error {
+	nodes := c.addSnapshots()
+	errs := make([]error, len(nodes))
+	pool.Each(ctx, len(nodes), 0, func(i int) {
+		if err := c.parseRender(nodes[i]); err != nil {
+			errs[i] = err
+			return
+		}
+		errs[i] = checkSnapshot(nodes[i])
+	})
+	var all diag.List
+	for i, n := range nodes {
+		if errs[i] != nil {
+			all.Add(errs[i])
+			continue
+		}
+		if !n.Config.Bool("enabled", true) {
+			continue
+		}
+		if prev, dup := c.byName[n.Name]; dup {
+			all.Addf(n.snapPos, "two resources are named %q: %s and %s", n.Name, prev.OriginalFilePath, n.OriginalFilePath)
+			continue
+		}
+		c.byName[n.Name] = n
+		c.Nodes[n.UniqueID] = n
+		all.Add(c.nameRelation(n))
+	}
+	return all.Err()
 }
 
 // parseRender renders a node once with placeholders and applies the
@@ -432,6 +468,15 @@ func (c *Compiler) SortedIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// FullRefresh reports whether n is rebuilt from scratch: --full-refresh,
+// unless the node's `full_refresh` config says otherwise.
+func (c *Compiler) FullRefresh(n *Node) bool {
+	if v, ok := n.Config.Values["full_refresh"].(bool); ok {
+		return v
+	}
+	return c.opts.FullRefresh
 }
 
 // Node returns a node by unique id.

@@ -102,3 +102,55 @@ func TestVarsAndEnvVars(t *testing.T) {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
 }
+
+func TestSnapshotsParse(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"dbt_project.yml":   "name: p\nsnapshots:\n  p:\n    +target_schema: history\n",
+		"models/orders.sql": "select 1 as id, now() as updated_at",
+		"snapshots/orders_snapshot.sql": `-- history of orders
+{% snapshot orders_snapshot %}
+{{ config(unique_key='id', strategy='timestamp', updated_at='updated_at') }}
+select * from {{ ref('orders') }}
+{% endsnapshot %}
+`,
+		"snapshots/schema.yml": "version: 2\nsnapshots:\n  - name: orders_yaml\n    relation: ref('orders')\n    config:\n      unique_key: id\n      strategy: check\n      check_cols: all\n",
+	})
+	c, _, err := loadAndCompile(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Node("snapshot.p.orders_snapshot")
+	if s == nil || s.Type != compiler.Snapshot || s.Schema != "history" || s.Alias != "orders_snapshot" {
+		t.Fatalf("snapshot node %+v", s)
+	}
+	if err := c.Compile(context.Background(), []string{s.UniqueID, "snapshot.p.orders_yaml"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(s.Compiled); got != `select * from "warehouse"."main"."orders"` {
+		t.Errorf("compiled %q", got)
+	}
+	if y := c.Node("snapshot.p.orders_yaml"); y == nil || strings.TrimSpace(y.Compiled) != `select * from "warehouse"."main"."orders"` || y.Config.String("strategy") != "check" {
+		t.Errorf("yaml snapshot %+v", y)
+	}
+}
+
+func TestSnapshotConfigErrors(t *testing.T) {
+	dir := writeProject(t, map[string]string{
+		"dbt_project.yml":     "name: p\n",
+		"snapshots/s.sql":     "\n{% snapshot s %}\n{{ config(unique_key='id', strategy='timestamp') }}\nselect 1 as id\n{% endsnapshot %}\n",
+		"snapshots/other.sql": "{% snapshot o %}\n{{ config(strategy='check', check_cols=['a'], hard_deletes='purge') }}\nselect 1 as a\n{% endsnapshot %}\n",
+	})
+	_, _, err := loadAndCompile(context.Background(), dir)
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{
+		"snapshots/s.sql:3:4: snapshot s: strategy timestamp needs `updated_at`",
+		"snapshots/other.sql:1: snapshot o needs a `unique_key`",
+		"hard_deletes must be ignore, invalidate or new_record",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors lack %q:\n%v", want, err)
+		}
+	}
+}

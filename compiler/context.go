@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -113,6 +114,8 @@ type contextBuilder struct {
 	node     *Node
 	execute  bool
 	recorder *parsedRender
+	ctx      context.Context
+	adapter  jinja.Adapter // execute-time warehouse access, may be nil
 }
 
 func (b *contextBuilder) globals() map[string]any {
@@ -125,7 +128,7 @@ func (b *contextBuilder) globals() map[string]any {
 		"run_started_at":     jinja.PyTime{T: c.opts.StartedAt},
 		"var":                b.varFunc(),
 		"env_var":            b.envVarFunc(),
-		"is_incremental":     func(*exec.VarArgs) *exec.Value { return exec.AsValue(false) },
+		"is_incremental":     b.isIncremental,
 		"builtins":           map[string]any{},
 		"graph":              map[string]any{"nodes": map[string]any{}, "sources": map[string]any{}},
 		"selected_resources": []any{},
@@ -153,6 +156,20 @@ func (b *contextBuilder) globals() map[string]any {
 	g["this"] = b.thisValue()
 	g["model"] = b.modelMap()
 	return g
+}
+
+// isIncremental is dbt's is_incremental(): true when an incremental model's
+// relation already exists as a table and no full refresh was asked for.
+func (b *contextBuilder) isIncremental(*exec.VarArgs) *exec.Value {
+	n := b.node
+	if !b.execute || b.adapter == nil || n.Materialized() != "incremental" || b.c.FullRefresh(n) {
+		return exec.AsValue(false)
+	}
+	r, err := b.adapter.Relation(b.ctx, n.Database, n.Schema, n.Alias)
+	if err != nil {
+		return exec.AsValue(&jinja.CompilerError{Msg: "is_incremental(): " + err.Error()})
+	}
+	return exec.AsValue(r != nil && r.Type == "table")
 }
 
 func (b *contextBuilder) varFunc() func(*exec.VarArgs) *exec.Value {

@@ -25,6 +25,22 @@ func (c *Compiler) nameRelation(n *Node) error {
 		}
 		return nil
 	}
+	if n.Type == Snapshot {
+		// dbt's legacy target_schema / target_database name the snapshot's
+		// relation as given, without generate_schema_name.
+		if s := n.Config.String("target_schema"); s != "" {
+			n.Schema = s
+			n.Database = c.database
+			if d := n.Config.String("target_database"); d != "" {
+				n.Database = d
+			}
+			n.Alias = n.Name
+			if a := n.Config.String("alias"); a != "" {
+				n.Alias = a
+			}
+			return nil
+		}
+	}
 	var err error
 	if n.Database, err = c.generate(n, "generate_database_name", custom("database"), func(v any) string {
 		if v == nil {

@@ -60,8 +60,11 @@ type Node struct {
 	// lateRender: not rendered at parse time (generic tests, whose
 	// dependencies are known from their arguments); rendered when compiled.
 	lateRender bool
-	bodyOnly   string
-	parsed     parsedRender
+	// Snapshots: the template text (the block's body) and where it starts.
+	snapSrc  string
+	snapPos  diag.Pos
+	bodyOnly string
+	parsed   parsedRender
 }
 
 // Materialized is the node's materialization.
@@ -71,6 +74,8 @@ func (n *Node) Materialized() string {
 		return "seed"
 	case Test:
 		return "test"
+	case Snapshot:
+		return "snapshot"
 	}
 	return n.Config.String("materialized")
 }
@@ -80,11 +85,16 @@ func (n *Node) templateSource() string {
 	if n.Test != nil && n.Test.Generic {
 		return testCall(n.Test.Name, n.Test.Kwargs)
 	}
+	if n.snapSrc != "" {
+		return n.snapSrc
+	}
 	return n.Raw
 }
 
 // isSQL reports whether the node is rendered from a template.
-func (n *Node) isSQL() bool { return n.Type == Model || n.Type == Analysis || n.Type == Test }
+func (n *Node) isSQL() bool {
+	return n.Type == Model || n.Type == Analysis || n.Type == Test || n.Type == Snapshot
+}
 
 // Relation returns the node's relation as templates see it.
 func (n *Node) Relation() *jinja.Relation {

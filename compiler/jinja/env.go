@@ -177,7 +177,7 @@ func macroSource(src string, node *nodes.Macro) string {
 	return rest
 }
 
-var executeWords = []string{"execute", "run_query", "statement", "load_result", "get_columns_in_relation", "get_relation", "load_relation", "graph"}
+var executeWords = []string{"execute", "is_incremental", "run_query", "statement", "load_result", "get_columns_in_relation", "get_relation", "load_relation", "graph"}
 
 func mentionsExecute(src string) bool {
 	for _, w := range executeWords {

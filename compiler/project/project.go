@@ -38,9 +38,10 @@ type Project struct {
 	Vars map[string]any // global and this project's vars merged
 
 	// Config trees from the project file (may be nil).
-	ModelsConfig *Node
-	SeedsConfig  *Node
-	TestsConfig  *Node
+	ModelsConfig    *Node
+	SeedsConfig     *Node
+	TestsConfig     *Node
+	SnapshotsConfig *Node
 
 	OnRunStart []string
 	OnRunEnd   []string
@@ -51,12 +52,14 @@ type Project struct {
 	Tests    []*File // singular tests: .sql under test paths (not tests/generic)
 	Generic  []*File // .sql under test paths' generic/ folders
 	Seeds    []*File // .csv under seed paths (Source not read)
+	Snaps    []*File // .sql under snapshot paths
 	Schemas  []*File // .yml/.yaml under model, seed, snapshot, analysis and test paths
 
 	// Patches and sources parsed from schema files.
-	ModelPatches map[string]*Patch
-	SeedPatches  map[string]*Patch
-	Sources      []*Source
+	ModelPatches    map[string]*Patch
+	SeedPatches     map[string]*Patch
+	SnapshotPatches map[string]*Patch // `snapshots:` in schema files (dbt 1.9 YAML snapshots when Relation is set)
+	Sources         []*Source
 }
 
 // File is one project file. Path is relative to the project root with
@@ -163,6 +166,7 @@ func (p *Project) readProjectFile(doc *Node, opts LoadOptions) error {
 	p.CleanTargets = paths([]string{p.TargetPath}, "clean-targets")
 	p.ModelsConfig = doc.Get("models")
 	p.SeedsConfig = doc.Get("seeds")
+	p.SnapshotsConfig = doc.Get("snapshots")
 	p.TestsConfig = doc.Get("data_tests")
 	if p.TestsConfig == nil {
 		p.TestsConfig = doc.Get("tests")
@@ -268,6 +272,7 @@ func (p *Project) discover() error {
 		}
 	})
 	walk(p.SeedPaths, []string{".csv"}, false, func(f *File) { p.Seeds = append(p.Seeds, f) })
+	walk(p.SnapshotPaths, sqlExt, true, func(f *File) { p.Snaps = append(p.Snaps, f) })
 	schemaDirs := append(append(append([]string{}, p.ModelPaths...), p.SeedPaths...), p.AnalysisPaths...)
 	schemaDirs = append(append(schemaDirs, p.SnapshotPaths...), p.TestPaths...)
 	seen := map[string]bool{}
@@ -277,7 +282,7 @@ func (p *Project) discover() error {
 			p.Schemas = append(p.Schemas, f)
 		}
 	})
-	for _, l := range [][]*File{p.Models, p.Analyses, p.Macros, p.Tests, p.Generic, p.Seeds, p.Schemas} {
+	for _, l := range [][]*File{p.Models, p.Analyses, p.Macros, p.Tests, p.Generic, p.Seeds, p.Snaps, p.Schemas} {
 		sort.Slice(l, func(i, j int) bool { return l[i].Path < l[j].Path })
 	}
 	return errs.Err()

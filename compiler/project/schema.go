@@ -16,6 +16,8 @@ type Patch struct {
 	Columns     []*ColumnSpec
 	Tests       []*Node // model-level tests
 	Meta        map[string]any
+	// Relation is a YAML snapshot's `relation:` (e.g. "ref('orders')").
+	Relation *Node
 }
 
 // ColumnSpec documents one column.
@@ -61,6 +63,7 @@ func (p *Project) loadSchemas() error {
 	var errs diag.List
 	p.ModelPatches = map[string]*Patch{}
 	p.SeedPatches = map[string]*Patch{}
+	p.SnapshotPatches = map[string]*Patch{}
 	sourceSeen := map[string]*Source{}
 	docs, docErrs := parseYAMLFiles(p.Schemas)
 	for i := range p.Schemas {
@@ -75,7 +78,7 @@ func (p *Project) loadSchemas() error {
 			}
 			continue
 		}
-		for key, into := range map[string]map[string]*Patch{"models": p.ModelPatches, "seeds": p.SeedPatches} {
+		for key, into := range map[string]map[string]*Patch{"models": p.ModelPatches, "seeds": p.SeedPatches, "snapshots": p.SnapshotPatches} {
 			list := doc.Get(key)
 			if list.IsNull() {
 				continue
@@ -221,6 +224,7 @@ func parsePatch(n *Node) (*Patch, error) {
 		Columns:     cols,
 		Tests:       tests,
 		Meta:        meta,
+		Relation:    n.Get("relation"),
 	}, nil
 }
 
