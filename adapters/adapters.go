@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Relation names one relation in a warehouse. Empty Database means the
@@ -200,4 +201,77 @@ type ViewDependents interface {
 	// views, ordered so that each view comes after every view it reads. It
 	// runs on ex, normally the transaction doing the swap.
 	DependentViews(ctx context.Context, ex Execer, r Relation) ([]ViewDefinition, error)
+}
+
+// Locker is implemented by warehouses that can keep two kiln runs writing
+// the same target from interleaving. A run takes the lock once, before its
+// first write, and holds it to the end.
+//
+// Implementations hold the lock in something the operating system or the
+// server releases when the process dies (a session-level advisory lock on a
+// dedicated connection, an flock on a file), never in a row or file that a
+// killed run would leave behind.
+type Locker interface {
+	// Lock takes the run lock named key (kiln passes the target's schema)
+	// and returns a func that releases it; calling that func more than once
+	// is harmless. While another process holds the lock, Lock polls until
+	// wait has passed (wait <= 0: it tries once) and then returns a
+	// *LockedError naming the holder. It stops early with ctx's error when
+	// ctx is done.
+	Lock(ctx context.Context, key string, wait time.Duration) (unlock func(), err error)
+}
+
+// LockedError says that another process holds a run lock.
+type LockedError struct {
+	// Holder describes the holding process as well as the warehouse
+	// knows it, e.g. "pid 1234 on host build-1 since 12:00:01"; empty when
+	// unknown.
+	Holder string
+	// Foreign is true when the holder is known not to be a kiln run (a
+	// DuckDB shell, another tool).
+	Foreign bool
+	// Waited is how long Lock waited before giving up.
+	Waited time.Duration
+	// Err is the warehouse error behind it, if any.
+	Err error
+}
+
+func (e *LockedError) Error() string {
+	msg := "locked by another process"
+	if !e.Foreign {
+		msg = "locked by another kiln run"
+	}
+	if e.Holder != "" {
+		msg += " (" + e.Holder + ")"
+	}
+	return msg
+}
+
+func (e *LockedError) Unwrap() error { return e.Err }
+
+// DescribeHolder spells a lock holder the way kiln's messages do:
+// "pid 1234 on host build-1 since 12:00:01". Zero fields are left out;
+// since is shown with its date unless it is today.
+func DescribeHolder(pid int, host string, since time.Time) string {
+	var parts []string
+	if pid > 0 {
+		parts = append(parts, fmt.Sprintf("pid %d", pid))
+	}
+	if host != "" {
+		parts = append(parts, "on host "+host)
+	}
+	if !since.IsZero() {
+		since = since.Local()
+		layout := "2006-01-02 15:04:05"
+		if y, m, d := since.Date(); time.Date(y, m, d, 0, 0, 0, 0, time.Local).Equal(today()) {
+			layout = "15:04:05"
+		}
+		parts = append(parts, "since "+since.Format(layout))
+	}
+	return strings.Join(parts, " ")
+}
+
+func today() time.Time {
+	y, m, d := time.Now().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.Local)
 }

@@ -57,6 +57,22 @@ func (c *Compiler) Compile(ctx context.Context, ids []string, adapter jinja.Adap
 	return nil
 }
 
+// FullSQL renders an incremental model as for a full rebuild
+// (is_incremental() false), with its ephemerals inlined. The builder uses it
+// when on_schema_change asks for a full refresh.
+func (c *Compiler) FullSQL(ctx context.Context, n *Node, adapter jinja.Adapter) (string, error) {
+	tpl, err := c.Env.Parse(n.OriginalFilePath, n.templateSource())
+	if err != nil {
+		return "", err
+	}
+	b := &contextBuilder{c: c, node: n, execute: true, ctx: ctx, adapter: adapter, full: true}
+	res, err := c.Env.Render(tpl, &jinja.Context{Ctx: ctx, Globals: b.globals(), Dialect: c.opts.Target.Profile.Type, Adapter: adapter, Execute: true, Log: c.opts.Log})
+	if err != nil {
+		return "", err
+	}
+	return c.withEphemerals(n, res.Output), nil
+}
+
 // NeedsExecute reports whether id's SQL depends on execute-time information
 // (run_query, introspection, the execute flag), itself or through an
 // ephemeral model it inlines. Such nodes are compiled right before they run,
@@ -156,23 +172,33 @@ func (c *Compiler) ephemeralClosure(n *Node) []*Node {
 var leadingWith = regexp.MustCompile(`(?is)^(\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*)with\b`)
 
 func (c *Compiler) inlineEphemerals(n *Node) {
-	eph := c.ephemeralClosure(n)
-	if len(eph) == 0 {
+	if len(c.ephemeralClosure(n)) == 0 {
 		return
 	}
 	body := n.Compiled
+	n.Compiled = c.withEphemerals(n, body)
+	n.bodyOnly = body
+	n.Ephemerals = n.Ephemerals[:0]
+	for _, e := range c.ephemeralClosure(n) {
+		n.Ephemerals = append(n.Ephemerals, e.UniqueID)
+	}
+}
+
+// withEphemerals prepends n's ephemeral ancestors to body as CTEs.
+func (c *Compiler) withEphemerals(n *Node, body string) string {
+	eph := c.ephemeralClosure(n)
+	if len(eph) == 0 {
+		return body
+	}
 	var ctes []string
 	for _, e := range eph {
-		n.Ephemerals = append(n.Ephemerals, e.UniqueID)
 		ctes = append(ctes, fmt.Sprintf("%s as (\n%s\n)", cteName(e), strings.TrimSpace(e.bodySQL())))
 	}
 	block := strings.Join(ctes, ", ")
 	if loc := leadingWith.FindStringSubmatchIndex(body); loc != nil {
-		n.Compiled = body[:loc[1]] + " " + block + "," + body[loc[1]:]
-	} else {
-		n.Compiled = "with " + block + "\n" + body
+		return body[:loc[1]] + " " + block + "," + body[loc[1]:]
 	}
-	n.bodyOnly = body
+	return "with " + block + "\n" + body
 }
 
 // bodySQL is the node's compiled SQL without inlined CTEs.

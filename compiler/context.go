@@ -116,6 +116,7 @@ type contextBuilder struct {
 	recorder *parsedRender
 	ctx      context.Context
 	adapter  jinja.Adapter // execute-time warehouse access, may be nil
+	full     bool          // render as a full rebuild: is_incremental() is false
 }
 
 func (b *contextBuilder) globals() map[string]any {
@@ -162,7 +163,7 @@ func (b *contextBuilder) globals() map[string]any {
 // relation already exists as a table and no full refresh was asked for.
 func (b *contextBuilder) isIncremental(*exec.VarArgs) *exec.Value {
 	n := b.node
-	if !b.execute || b.adapter == nil || n.Materialized() != "incremental" || b.c.FullRefresh(n) {
+	if !b.execute || b.full || b.adapter == nil || n.Materialized() != "incremental" || b.c.FullRefresh(n) {
 		return exec.AsValue(false)
 	}
 	r, err := b.adapter.Relation(b.ctx, n.Database, n.Schema, n.Alias)

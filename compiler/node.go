@@ -126,9 +126,9 @@ func (c *Config) Set(key string, v any, pos diag.Pos) {
 	case "tags":
 		c.Values[key] = mergeTags(c.Values[key], v)
 	case "pre-hook", "pre_hook":
-		c.Values["pre_hook"] = append(toStrings(c.Values["pre_hook"]), toStrings(v)...)
+		c.Values["pre_hook"] = appendHooks(c.Values["pre_hook"], v)
 	case "post-hook", "post_hook":
-		c.Values["post_hook"] = append(toStrings(c.Values["post_hook"]), toStrings(v)...)
+		c.Values["post_hook"] = appendHooks(c.Values["post_hook"], v)
 	default:
 		c.Values[key] = v
 	}
@@ -193,4 +193,22 @@ func toStrings(v any) []string {
 		return out
 	}
 	return []string{fmt.Sprint(v)}
+}
+
+// appendHooks accumulates hooks (strings, or {sql, transaction} maps) from
+// every level of configuration, as dbt does.
+func appendHooks(old, add any) []any {
+	out, _ := old.([]any)
+	switch x := add.(type) {
+	case nil:
+	case []any:
+		out = append(out, x...)
+	case []string:
+		for _, s := range x {
+			out = append(out, s)
+		}
+	default:
+		out = append(out, x)
+	}
+	return out
 }

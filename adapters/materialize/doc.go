@@ -16,4 +16,15 @@
 // same transaction, the backup is dropped with cascade and those views are
 // created again so they read the new relation. Their grants, comments and
 // owners are not carried over.
+//
+// Incremental builds the table in full the first time (with the swap) and
+// afterwards stages the model's rows in <name>__kiln_tmp, then, in one
+// transaction, widens or adds columns as on_schema_change says and applies
+// the rows with the append, delete+insert or merge strategy.
+//
+// Snapshot keeps SCD type 2 history: the first run creates the table with
+// dbt's dbt_scd_id/dbt_updated_at/dbt_valid_from/dbt_valid_to columns; later
+// runs stage inserts, updates and deletes and apply them in one transaction.
+//
+// Hooks given with WithHooks run inside each builder's transaction.
 package materialize

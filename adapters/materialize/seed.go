@@ -61,11 +61,17 @@ func reload(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel adapt
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	rec.note("begin")
+	if err := runHooks(ctx, tx, rec, false); err != nil {
+		return err
+	}
 	if _, err := rec.exec(ctx, tx, "delete from "+d.Render(rel)); err != nil {
 		return err
 	}
 	res, err := load(ctx, tx, rec, d, rel, cols, data)
 	if err != nil {
+		return err
+	}
+	if err := runHooks(ctx, tx, rec, true); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -45,6 +45,9 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	rec.note("begin")
+	if err := runHooks(ctx, tx, rec, false); err != nil {
+		return err
+	}
 
 	res, err := build(ctx, tx, rec, tmp)
 	if err != nil {
@@ -73,6 +76,9 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 				return fmt.Errorf("recreating view %s that reads %s: %w", d.Render(v.Relation), d.Render(rel), err)
 			}
 		}
+	}
+	if err := runHooks(ctx, tx, rec, true); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err

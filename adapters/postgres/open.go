@@ -104,6 +104,7 @@ func poolConfig(p adapters.Profile) (*pgxpool.Config, error) {
 	if p.SearchPath != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = p.SearchPath
 	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName()
 	cfg.MaxConns = int32(max(p.Threads, 1) + 1)
 	// kiln rebuilds relations under the same names, so statement
 	// descriptions must not be cached: a cached one would encode COPY rows

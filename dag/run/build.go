@@ -49,7 +49,7 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 	rel := adapters.Relation{Database: n.Database, Schema: n.Schema, Identifier: n.Alias}
 	var applied materialize.Applied
 	var err error
-	if (n.Type == compiler.Model || n.Type == compiler.Test) && n.Materialized() != "ephemeral" && b.Compiler.NeedsExecute(id) {
+	if (n.Type == compiler.Model || n.Type == compiler.Test || n.Type == compiler.Snapshot) && n.Materialized() != "ephemeral" && b.Compiler.NeedsExecute(id) {
 		if err := b.compileLate(ctx, n); err != nil {
 			return Outcome{Status: StatusError, Err: err, Message: err.Error()}
 		}
@@ -57,21 +57,16 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 	if n.Type == compiler.Test {
 		return b.runTest(ctx, n)
 	}
-	switch n.Materialized() {
-	case "seed":
-		data := b.Seeds[id]
-		if data == nil {
-			return Outcome{Status: StatusError, Err: fmt.Errorf("seed %s was not read", n.Name)}
-		}
-		applied, err = materialize.Seed(ctx, b.Warehouse, rel, data, b.FullRefresh)
-	case "view":
-		applied, err = materialize.View(ctx, b.Warehouse, rel, n.Compiled)
-	case "table", "incremental":
-		applied, err = materialize.Table(ctx, b.Warehouse, rel, n.Compiled)
-	case "ephemeral":
+	if n.Materialized() == "ephemeral" {
 		return Outcome{Status: StatusSuccess, Message: "EPHEMERAL"}
-	default:
-		return Outcome{Status: StatusError, Err: fmt.Errorf("unknown materialization %q", n.Materialized())}
+	}
+	hooked, after, err := b.hooks(ctx, n, rel)
+	if err != nil {
+		return Outcome{Status: StatusError, Err: b.explain(n, err), Message: b.explain(n, err).Error()}
+	}
+	applied, err = b.materialize(hooked, n, rel)
+	if err == nil {
+		err = after(ctx)
 	}
 	if len(applied.SQL) > 0 && n.Type != compiler.Seed {
 		if werr := b.Compiler.WriteRun(n, strings.Join(applied.SQL, ";\n\n")+";"); werr != nil && err == nil {
@@ -87,6 +82,35 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 		msg = fmt.Sprintf("%s %d", res.Code, res.RowsAffected)
 	}
 	return Outcome{Status: StatusSuccess, Message: msg, RowsAffected: res.RowsAffected, Code: res.Code}
+}
+
+// materialize builds n with its materialization.
+func (b *Builder) materialize(ctx context.Context, n *compiler.Node, rel adapters.Relation) (materialize.Applied, error) {
+	var applied materialize.Applied
+	var err error
+	switch n.Materialized() {
+	case "seed":
+		data := b.Seeds[n.UniqueID]
+		if data == nil {
+			return applied, fmt.Errorf("seed %s was not read", n.Name)
+		}
+		applied, err = materialize.Seed(ctx, b.Warehouse, rel, data, b.Compiler.FullRefresh(n))
+	case "view":
+		applied, err = materialize.View(ctx, b.Warehouse, rel, n.Compiled)
+	case "table":
+		applied, err = materialize.Table(ctx, b.Warehouse, rel, n.Compiled)
+	case "incremental":
+		opts := incrementalOptions(n, b.Compiler.FullRefresh(n))
+		opts.FullSQL = func(ctx context.Context) (string, error) {
+			return b.Compiler.FullSQL(ctx, n, Introspector{W: b.Warehouse})
+		}
+		applied, err = materialize.Incremental(ctx, b.Warehouse, rel, n.Compiled, opts)
+	case "snapshot":
+		applied, err = materialize.Snapshot(ctx, b.Warehouse, rel, n.Compiled, snapshotOptions(n))
+	default:
+		err = fmt.Errorf("unknown materialization %q", n.Materialized())
+	}
+	return applied, err
 }
 
 // explain turns a warehouse error into one that names the node's file and,

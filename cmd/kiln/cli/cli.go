@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
@@ -32,6 +33,7 @@ type flags struct {
 	selects     []string
 	excludes    []string
 	fullRefresh bool
+	lockTimeout time.Duration
 	logFormat   string
 	// show
 	inline string
@@ -81,6 +83,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		c.Flags().StringArrayVarP(&f.selects, "select", "s", nil, "nodes to include (names, +parents, children+, tag:x, path:x)")
 		c.Flags().StringArrayVar(&f.excludes, "exclude", nil, "nodes to leave out")
 		c.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "rebuild incremental models and seeds from scratch")
+		c.Flags().DurationVar(&f.lockTimeout, "lock-timeout", 0, "how long to wait for another kiln run writing the same target, e.g. 5m (default: fail at once)")
 		return c
 	}
 	root.AddCommand(
@@ -90,6 +93,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		selectable(&cobra.Command{Use: "compile", Short: "render models to target/compiled", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.compile() }}),
 		selectable(&cobra.Command{Use: "run", Short: "build models", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("run") }}),
 		selectable(&cobra.Command{Use: "seed", Short: "load seed CSV files", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("seed") }}),
+		selectable(&cobra.Command{Use: "snapshot", Short: "record changes of mutable tables as history (SCD type 2)", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("snapshot") }}),
 		selectable(&cobra.Command{Use: "test", Short: "run data tests", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("test") }}),
 		selectable(&cobra.Command{Use: "build", Short: "seed, build and test everything in DAG order", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("build") }}),
 		&cobra.Command{Use: "clean", Short: "delete the clean-targets folders", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.clean() }},

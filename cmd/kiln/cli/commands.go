@@ -134,8 +134,10 @@ func (a *app) execute(command string) error {
 		types = []compiler.ResourceType{compiler.Seed}
 	case "test":
 		types = []compiler.ResourceType{compiler.Test}
+	case "snapshot":
+		types = []compiler.ResourceType{compiler.Snapshot}
 	default:
-		types = []compiler.ResourceType{compiler.Model, compiler.Seed, compiler.Test}
+		types = []compiler.ResourceType{compiler.Model, compiler.Seed, compiler.Snapshot, compiler.Test}
 		if g, err := s.gatedGraph(); err == nil {
 			graph = g
 		}
@@ -173,6 +175,11 @@ func (a *app) execute(command string) error {
 		return err
 	}
 	defer wh.Close()
+	unlock, err := a.lockTarget(s, wh)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := a.compileSelected(s, ids, wh, true); err != nil {
 		return err
 	}
@@ -181,11 +188,19 @@ func (a *app) execute(command string) error {
 	}
 	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres"}
 	out := a.newPrinter(s)
+	if err := a.runHooks(s, wh, false, nil); err != nil {
+		return &exitError{code: ExitFailed, err: err}
+	}
 	out.header(len(ids))
 	t0 := time.Now()
 	results := run.Schedule(a.ctx, graph, ids, s.target.Profile.Threads, b.Exec, out.event)
 	elapsed := time.Since(t0)
 	failed := out.summary(results, elapsed)
+	if a.ctx.Err() == nil {
+		if err := a.runHooks(s, wh, true, results); err != nil {
+			return &exitError{code: ExitFailed, err: err}
+		}
+	}
 	if err := a.writeResults(s, command, results, elapsed); err != nil {
 		return err
 	}
@@ -369,4 +384,46 @@ func checkSQL(s *session, ids []string) []sqlCheckError {
 		}
 	}
 	return out
+}
+
+// runHooks runs the project's on-run-start (end false) or on-run-end hooks.
+// on-run-end templates see `results` (status and node of each result) and
+// `schemas` (the schemas the run built into), as in dbt.
+func (a *app) runHooks(s *session, wh adapters.Warehouse, end bool, results map[string]run.Outcome) error {
+	var extra map[string]any
+	if end {
+		var rs []any
+		schemas := map[string]bool{}
+		for _, id := range s.compiler.SortedIDs() {
+			o, ok := results[id]
+			if !ok {
+				continue
+			}
+			n := s.compiler.Node(id)
+			rs = append(rs, map[string]any{"status": string(o.Status), "message": o.Message, "failures": o.Failures,
+				"execution_time": o.Elapsed.Seconds(), "node": map[string]any{"unique_id": id, "name": n.Name, "resource_type": string(n.Type), "schema": n.Schema}})
+			if n.Type != compiler.Test && n.Schema != "" {
+				schemas[n.Schema] = true
+			}
+		}
+		var list []any
+		for _, sc := range project.SortedKeys(schemas) {
+			list = append(list, sc)
+		}
+		extra = map[string]any{"results": rs, "schemas": list, "database_schemas": list}
+	}
+	stmts, err := s.compiler.RunHooks(a.ctx, end, run.Introspector{W: wh}, extra)
+	if err != nil {
+		return err
+	}
+	name := "on-run-start"
+	if end {
+		name = "on-run-end"
+	}
+	for i, sql := range stmts {
+		if _, err := wh.Exec(a.ctx, sql); err != nil {
+			return fmt.Errorf("%s hook %d failed: %w", name, i+1, err)
+		}
+	}
+	return nil
 }

@@ -69,6 +69,8 @@ func describe(n *compiler.Node) string {
 		return "test " + n.Name
 	case compiler.Seed:
 		return "seed file " + n.Schema + "." + n.Alias
+	case compiler.Snapshot:
+		return "snapshot " + n.Schema + "." + n.Alias
 	default:
 		return "sql " + n.Materialized() + " model " + n.Schema + "." + n.Alias
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/adapters"
-	"github.com/kilnhq/kiln/adapters/duckdb"
 	"github.com/kilnhq/kiln/adapters/postgres"
 	"github.com/kilnhq/kiln/compiler"
 	"github.com/kilnhq/kiln/compiler/diag"
@@ -30,6 +29,7 @@ type session struct {
 	graph    *dag.Graph
 	started  time.Time
 	id       string
+	lock     *lockPlan // how this command shares the target; see lock.go
 }
 
 func invocationID() string {
@@ -65,6 +65,7 @@ func (a *app) load(command string) (*session, error) {
 		return nil, err
 	}
 	s := &session{project: p, target: t, started: time.Now().UTC(), id: invocationID()}
+	s.lock = a.lockPlan(command)
 	c, err := compiler.Parse(a.ctx, p, compiler.Options{
 		Target: t, Env: a.env, Builtins: files, FullRefresh: a.f.fullRefresh,
 		Command: command, InvocationID: s.id, StartedAt: s.started,
@@ -205,11 +206,7 @@ func (s *session) open(ctx context.Context) (adapters.Warehouse, error) {
 				return nil, err
 			}
 		}
-		w, err := duckdb.Open(ctx, p)
-		if err != nil {
-			return nil, invalid(fmt.Errorf("opening DuckDB %s: %w", p.Path, err))
-		}
-		return w, nil
+		return s.openDuckDB(ctx, p)
 	case "postgres", "redshift":
 		w, err := postgres.Open(ctx, p)
 		if err != nil {

@@ -1,0 +1,3 @@
+select grp, count(*) as rows_in_group, sum(v) as total
+from {{ ref('big') }}
+group by grp
