@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/adaptertest"
 )
 
 func TestJSONLogFormat(t *testing.T) {
@@ -98,5 +102,64 @@ func TestInterruptExits130(t *testing.T) {
 	}
 	if got := duckQuerier(filepath.Join(dir, "warehouse.duckdb"))(t, "select n from main.big"); got != "1" {
 		t.Errorf("big after interrupted rebuild = %s, want the previous 1", got)
+	}
+}
+
+// TestInterruptCancelsPostgresQuery cancels a run during a long Postgres
+// query: the query must stop on the server, not just in kiln, and kiln
+// exits 130 having written run_results.json.
+func TestInterruptCancelsPostgresQuery(t *testing.T) {
+	p := adaptertest.Postgres(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"dbt_project.yml": "name: shop\nprofile: shop\nmodels:\n  shop:\n    +materialized: table\n",
+		"models/slow.sql": "select 1 as n, 'kiln-cancel-probe' as tag from (select pg_sleep(60)) s\n",
+	} {
+		path := filepath.Join(dir, name)
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeProfiles(t, dir, p)
+	q := pgQuerier(p)
+	const running = "select count(*) from pg_stat_activity where state = 'active' and query like '%kiln-cancel-probe%' and pid <> pg_backend_pid()"
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Cancel once the query is running on the server (polling from
+		// this goroutine must not call t.Fatal, hence pgx directly).
+		defer cancel()
+		conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", p.User, p.Password, p.Host, p.Port, p.DBName))
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		for i := 0; i < 100; i++ {
+			time.Sleep(100 * time.Millisecond)
+			var n int64
+			if conn.QueryRow(context.Background(), running).Scan(&n) == nil && n > 0 {
+				return
+			}
+		}
+	}()
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := Run(ctx, []string{"run", "--project-dir", dir}, strings.NewReader(""), &out, &errb)
+	if code != ExitCancel {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, out.String(), errb.String())
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("cancel took %s", d)
+	}
+	// The server-side query is gone within a few seconds.
+	deadline := time.Now().Add(5 * time.Second)
+	for q(t, running) != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the query is still running on the server after kiln was interrupted")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "target", "run_results.json")); err != nil {
+		t.Errorf("run_results.json not written: %v", err)
 	}
 }
