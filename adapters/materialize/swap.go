@@ -16,10 +16,23 @@ type builder func(ctx context.Context, tx adapters.Tx, rec *recorder, tmp adapte
 // the kind build creates. See the package documentation for the steps.
 func swap(ctx context.Context, wh adapters.Warehouse, rel adapters.Relation, newKind adapters.RelationKind, build builder) (Applied, error) {
 	rec := &recorder{}
-	if err := swapInto(ctx, wh, rec, rel, newKind, build); err != nil {
+	err := swapInto(ctx, wh, rec, rel, newKind, build)
+	// DuckDB's optimistic concurrency can abort a transaction whose catalog
+	// changes collide with another thread's; its documentation says to
+	// retry. The failed attempt rolled back whole, so retrying is safe.
+	for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil && transactionConflict(wh, err); attempt++ {
+		rec.note(fmt.Sprintf("-- retrying after a transaction conflict: %v", err))
+		err = swapInto(ctx, wh, rec, rel, newKind, build)
+	}
+	if err != nil {
 		return rec.applied, fmt.Errorf("building %s %s: %w", newKind, wh.Dialect().Render(rel), err)
 	}
 	return rec.applied, nil
+}
+
+// transactionConflict reports a DuckDB write-write conflict.
+func transactionConflict(wh adapters.Warehouse, err error) bool {
+	return wh.Dialect().Name() == "duckdb" && strings.Contains(strings.ToLower(err.Error()), "conflict")
 }
 
 func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel adapters.Relation, newKind adapters.RelationKind, build builder) error {

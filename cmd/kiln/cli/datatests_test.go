@@ -319,6 +319,9 @@ func TestDataTestsSelectModel(t *testing.T) {
 					}
 				}
 			}
+			if t.Failed() {
+				t.Logf("stdout:\n%s\nstderr:\n%s", out, errb)
+			}
 			if len(want) != 9 {
 				t.Fatalf("fixture table has %d orders tests, want 9", len(want))
 			}
