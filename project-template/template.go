@@ -7,5 +7,5 @@ import "embed"
 
 // FS is the template project's files.
 //
-//go:embed dbt_project.yml models seeds macros tests
+//go:embed dbt_project.yml models seeds macros tests raw
 var FS embed.FS

@@ -74,10 +74,15 @@ type ReadRequest struct {
 	Cursor   string
 	Since    any
 	Lookback time.Duration
-	// Full is set on the first load and with --full-refresh.
+	// Full is set on the first load, with --full-refresh and for replace
+	// loads (which always read the whole table).
 	Full bool
 	// State is the connector's state from the last committed load.
 	State State
+	// Mode is the load's mode: "replace", "append" or "merge". Connectors
+	// that can skip what earlier loads read (files: files seen before) do
+	// so only for append and merge, and never when Full is set.
+	Mode string
 }
 
 // State is a table's persisted load state (JSON-encodable values).

@@ -23,6 +23,8 @@ type Builder struct {
 	// CheckSQL parses SQL compiled during the run with the Postgres grammar
 	// before sending it (Postgres targets).
 	CheckSQL bool
+	// Ingest loads source tables that declare `ingest:` (nil: none do).
+	Ingest *Ingester
 }
 
 // compileLate compiles a node whose SQL depends on execute-time information,
@@ -56,6 +58,12 @@ func (b *Builder) Exec(ctx context.Context, id string) Outcome {
 	}
 	if n.Type == compiler.Test {
 		return b.runTest(ctx, n)
+	}
+	if n.Type == compiler.Source {
+		if spec := n.Ingest(); spec != nil {
+			return b.load(ctx, n, spec)
+		}
+		return Outcome{Status: StatusSuccess, Message: "SOURCE"}
 	}
 	if n.Materialized() == "ephemeral" {
 		return Outcome{Status: StatusSuccess, Message: "EPHEMERAL"}

@@ -93,6 +93,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		selectable(&cobra.Command{Use: "compile", Short: "render models to target/compiled", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.compile() }}),
 		selectable(&cobra.Command{Use: "run", Short: "build models", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("run") }}),
 		selectable(&cobra.Command{Use: "seed", Short: "load seed CSV files", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("seed") }}),
+		selectable(&cobra.Command{Use: "ingest", Short: "load raw source tables declared with `ingest:`", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("ingest") }}),
 		selectable(&cobra.Command{Use: "snapshot", Short: "record changes of mutable tables as history (SCD type 2)", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("snapshot") }}),
 		selectable(&cobra.Command{Use: "test", Short: "run data tests", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("test") }}),
 		selectable(&cobra.Command{Use: "build", Short: "seed, build and test everything in DAG order", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error { return app.execute("build") }}),

@@ -136,8 +136,10 @@ func (a *app) execute(command string) error {
 		types = []compiler.ResourceType{compiler.Test}
 	case "snapshot":
 		types = []compiler.ResourceType{compiler.Snapshot}
+	case "ingest":
+		types = []compiler.ResourceType{compiler.Source}
 	default:
-		types = []compiler.ResourceType{compiler.Model, compiler.Seed, compiler.Snapshot, compiler.Test}
+		types = []compiler.ResourceType{compiler.Source, compiler.Model, compiler.Seed, compiler.Snapshot, compiler.Test}
 		if g, err := s.gatedGraph(); err == nil {
 			graph = g
 		}
@@ -146,6 +148,12 @@ func (a *app) execute(command string) error {
 	if err != nil {
 		return err
 	}
+	ids = loadable(s, ids)
+	ingester := a.ingester(s)
+	if err := ingester.Validate(nodesOf(s, ids)); err != nil {
+		return invalid(err)
+	}
+	defer ingester.Close()
 	// Read every seed before touching the warehouse: a malformed CSV is a
 	// project error and nothing is written.
 	seeds := map[string]*materialize.SeedData{}
@@ -186,7 +194,7 @@ func (a *app) execute(command string) error {
 	if err := s.compiler.CheckTestColumns(ids); err != nil {
 		return invalid(err)
 	}
-	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres"}
+	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres", Ingest: ingester}
 	out := a.newPrinter(s)
 	if err := a.runHooks(s, wh, false, nil); err != nil {
 		return &exitError{code: ExitFailed, err: err}

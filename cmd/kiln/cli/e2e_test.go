@@ -260,7 +260,7 @@ func TestInitThenBuild(t *testing.T) {
 		t.Fatalf("init exit %d\n%s\n%s", code, out, errb)
 	}
 	dir := filepath.Join(parent, "demo")
-	for _, cmd := range []string{"seed", "run"} {
+	for _, cmd := range []string{"seed", "ingest", "run"} {
 		if code, out, errb := kiln(t, cmd, "--project-dir", dir); code != 0 {
 			t.Fatalf("%s exit %d\n%s\n%s", cmd, code, out, errb)
 		}

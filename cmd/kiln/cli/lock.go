@@ -29,7 +29,7 @@ type lockPlan struct {
 
 func (a *app) lockPlan(command string) *lockPlan {
 	switch command {
-	case "run", "seed", "snapshot", "test", "build":
+	case "run", "seed", "snapshot", "test", "build", "ingest":
 		return &lockPlan{writes: true, wait: a.f.lockTimeout}
 	}
 	return &lockPlan{wait: a.f.lockTimeout}

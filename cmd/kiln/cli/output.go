@@ -71,6 +71,8 @@ func describe(n *compiler.Node) string {
 		return "seed file " + n.Schema + "." + n.Alias
 	case compiler.Snapshot:
 		return "snapshot " + n.Schema + "." + n.Alias
+	case compiler.Source:
+		return "load of source " + n.SourceName + "." + n.Name + " into " + n.Schema + "." + n.Alias
 	default:
 		return "sql " + n.Materialized() + " model " + n.Schema + "." + n.Alias
 	}
@@ -123,6 +125,9 @@ func (p *printer) event(e run.Event) {
 		verb := "OK created " + describe(n)
 		if n.Type == compiler.Seed {
 			verb = "OK loaded " + describe(n)
+		}
+		if n.Type == compiler.Source {
+			verb = "OK " + describe(n)
 		}
 		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", o.Message, o.Elapsed.Seconds())))
 	case run.StatusError:

@@ -1,0 +1,332 @@
+package files_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/ingest"
+	"github.com/kilnhq/kiln/adapters/ingest/files"
+	"github.com/kilnhq/kiln/adapters/ingest/ingesttest"
+)
+
+var ctx = context.Background()
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte(content)
+	switch {
+	case strings.HasSuffix(name, ".gz"):
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		_, _ = w.Write(data)
+		_ = w.Close()
+		data = b.Bytes()
+	case strings.HasSuffix(name, ".zst"):
+		w, err := zstd.NewWriter(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = w.EncodeAll(data, nil)
+		_ = w.Close()
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openTable(t *testing.T, dir string, cfg map[string]any) ingest.Table {
+	t.Helper()
+	src, err := files.Connector().Open(ctx, ingest.Config{Values: map[string]any{"path": dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = src.Close() })
+	tbl, err := src.Table(ctx, ingest.Config{Values: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+func stepCSV(step int) string {
+	s := ingesttest.Steps[step]
+	var b strings.Builder
+	b.WriteString(strings.Join(s.Columns, ",") + "\n")
+	for _, r := range s.Rows {
+		var f []string
+		for _, v := range r {
+			switch x := v.(type) {
+			case nil:
+				f = append(f, "")
+			case time.Time:
+				f = append(f, x.Format("2006-01-02T15:04:05.999999Z"))
+			default:
+				f = append(f, fmt.Sprint(x))
+			}
+		}
+		b.WriteString(strings.Join(f, ",") + "\n")
+	}
+	return b.String()
+}
+
+func stepJSONL(step int) string {
+	s := ingesttest.Steps[step]
+	var b strings.Builder
+	for _, r := range s.Rows {
+		var f []string
+		for i, v := range r {
+			var enc string
+			switch x := v.(type) {
+			case nil:
+				enc = "null"
+			case string:
+				enc = fmt.Sprintf("%q", x)
+			case time.Time:
+				enc = `"` + x.Format(time.RFC3339Nano) + `"`
+			default:
+				enc = fmt.Sprint(x)
+			}
+			f = append(f, fmt.Sprintf("%q: %s", s.Columns[i], enc))
+		}
+		b.WriteString("{" + strings.Join(f, ", ") + "}\n")
+	}
+	return b.String()
+}
+
+func TestConformanceCSV(t *testing.T) {
+	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
+		dir := t.TempDir()
+		write(t, dir, "items.csv", stepCSV(step))
+		return openTable(t, dir, map[string]any{"path": "items.csv"})
+	})
+}
+
+func TestConformanceJSONLinesZstd(t *testing.T) {
+	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
+		dir := t.TempDir()
+		write(t, dir, "items.jsonl.zst", stepJSONL(step))
+		return openTable(t, dir, map[string]any{"path": "items.jsonl.zst"})
+	})
+}
+
+func query(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, sel string) string {
+	t.Helper()
+	var out []string
+	for _, r := range ingesttest.Query(t, wh, "select "+sel+" from "+wh.Dialect().Render(dest)+" order by 1") {
+		out = append(out, strings.Join(r, "|"))
+	}
+	return strings.Join(out, " ")
+}
+
+func load(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, tbl ingest.Table, opts ingest.LoadOptions) ingest.Result {
+	t.Helper()
+	res, err := ingest.Load(ctx, wh, dest, tbl, opts)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return res
+}
+
+func TestFormats(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "semi.csv", "id;name;note\n1;'a;b';NA\n2;'it''s';x\n")
+	write(t, dir, "nohead.tsv.gz", "1\tone\n2\ttwo\n")
+	write(t, dir, "doc.json", `{"meta": {"page": 1, "skip": [1, {"a": 2}]}, "data": {"total": 2, "items": [
+		{"id": 1, "name": "a", "address": {"city": "Oslo"}},
+		{"id": 2, "name": "b", "tags": ["x", "y"]}
+	]}}`)
+	write(t, dir, "top.json.gz", `[{"id": 1}, {"id": 2}]`)
+	write(t, dir, "nested/2024/01/ev.jsonl", `{"id": 1, "ts": "2024-01-01T10:00:00.123456Z"}`+"\n\n")
+	write(t, dir, "nested/2024/02/ev.jsonl.zst", `{"id": 2, "ts": "2024-02-01T10:00:00Z", "extra": true}`+"\n")
+	write(t, dir, "nested/other.txt", "ignored")
+
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		dest := ingesttest.Rel(wh, "raw", "semi")
+		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "semi.csv", "delimiter": ";", "quote": "'", "null_string": "NA"}), ingest.LoadOptions{})
+		if got, want := query(t, wh, dest, "id, name, note, _kiln_file"), "1|a;b|NULL|semi.csv 2|it's|x|semi.csv"; got != want {
+			t.Errorf("csv options: %s, want %s", got, want)
+		}
+
+		dest = ingesttest.Rel(wh, "raw", "nohead")
+		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "nohead.tsv.gz", "header": false}), ingest.LoadOptions{})
+		if got, want := query(t, wh, dest, "column_1, column_2"), "1|one 2|two"; got != want {
+			t.Errorf("headerless gzip tsv: %s, want %s", got, want)
+		}
+
+		dest = ingesttest.Rel(wh, "raw", "doc")
+		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "doc.json", "records": "data.items"}), ingest.LoadOptions{})
+		if got := query(t, wh, dest, "id, name, cast(address as text), cast(tags as text)"); !strings.Contains(got, `1|a|{"city`) || !strings.Contains(got, `2|b|NULL|["x`) {
+			t.Errorf("json records path: %s", got)
+		}
+
+		dest = ingesttest.Rel(wh, "raw", "top")
+		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "top.json.gz"}), ingest.LoadOptions{})
+		if got := query(t, wh, dest, "id"); got != "1 2" {
+			t.Errorf("top-level json array: %s", got)
+		}
+
+		dest = ingesttest.Rel(wh, "raw", "events")
+		load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "nested/**/*.jsonl*"}), ingest.LoadOptions{})
+		if got, want := query(t, wh, dest, "id, ts, extra, _kiln_file"), "1|2024-01-01 10:00:00.123456|NULL|nested/2024/01/ev.jsonl 2|2024-02-01 10:00:00|true|nested/2024/02/ev.jsonl.zst"; got != want {
+			t.Errorf("glob: %s, want %s", got, want)
+		}
+		if typ := ingesttest.ColumnTypes(t, wh, dest)["ts"]; !strings.Contains(typ, "timestamp") {
+			t.Errorf("ts typed %s, want timestamp", typ)
+		}
+	})
+}
+
+func TestNewFilesOnly(t *testing.T) {
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		dir := t.TempDir()
+		dest := ingesttest.Rel(wh, "raw", "drops")
+		opts := ingest.LoadOptions{Key: "raw.drops", Mode: ingest.ModeAppend}
+		cfg := map[string]any{"glob": "drops/*.csv"} // the loader passes the mode
+		write(t, dir, "drops/a.csv", "id\n1\n2\n")
+		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
+			t.Errorf("first run inserted %d, want 2", res.Inserted)
+		}
+		write(t, dir, "drops/b.csv", "id\n3\n")
+		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 1 {
+			t.Errorf("second run inserted %d, want 1 (only b.csv)", res.Inserted)
+		}
+		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 0 {
+			t.Errorf("third run inserted %d, want 0", res.Inserted)
+		}
+		if got := query(t, wh, dest, "id, _kiln_file"); got != "1|drops/a.csv 2|drops/a.csv 3|drops/b.csv" {
+			t.Errorf("rows: %s", got)
+		}
+		st, _, _, err := ingest.ReadState(ctx, wh, "", "", "raw.drops")
+		if err != nil || len(st["files"].([]any)) != 2 {
+			t.Errorf("state %v (%v), want two files", st, err)
+		}
+		// A file that changed is read again.
+		write(t, dir, "drops/b.csv", "id\n3\n4\n")
+		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
+			t.Errorf("changed file: inserted %d, want 2", res.Inserted)
+		}
+		// A full refresh reads every file again and replaces the table.
+		opts.FullRefresh = true
+		load(t, wh, dest, openTable(t, dir, cfg), opts)
+		if got := query(t, wh, dest, "id"); got != "1 2 3 4" {
+			t.Errorf("after a full refresh: %s, want 1 2 3 4", got)
+		}
+	})
+}
+
+func TestMalformed(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "bad.csv", "id,name\n1,a\n2,b,extra\n3,\"c\n")
+	write(t, dir, "bad.jsonl", "{\"id\": 1}\n{\"id\": 2,\n[1]\n{\"id\": 4}\n")
+	write(t, dir, "bad.json", `{"items": [{"id": 1}, 7, {"id": 3}]}`)
+	cases := []struct {
+		file, records string
+		where         string
+		good          string
+		rejected      int64
+	}{
+		{"bad.csv", "", "bad.csv:3", "1", 2},
+		{"bad.jsonl", "", "bad.jsonl:2", "1 4", 2},
+		{"bad.json", "items", "bad.json record 2", "1 3", 1},
+	}
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		for _, c := range cases {
+			t.Run(c.file, func(t *testing.T) {
+				dest := ingesttest.Rel(wh, "raw", strings.ReplaceAll(c.file, ".", "_"))
+				cfg := map[string]any{"path": c.file, "records": c.records}
+				_, err := ingest.Load(ctx, wh, dest, openTable(t, dir, cfg), ingest.LoadOptions{})
+				var bad *ingest.BadRecordError
+				if !errors.As(err, &bad) || !strings.HasSuffix(bad.Record.Where, c.where) {
+					t.Fatalf("fail mode: %v, want a bad record at %s", err, c.where)
+				}
+				if info, _ := wh.Relation(ctx, dest); info != nil {
+					t.Errorf("fail mode committed %s", dest.Identifier)
+				}
+				res := load(t, wh, dest, openTable(t, dir, cfg), ingest.LoadOptions{OnBadRows: "skip"})
+				if res.Rejected != c.rejected {
+					t.Errorf("rejected %d, want %d", res.Rejected, c.rejected)
+				}
+				if got := query(t, wh, dest, "id"); got != c.good {
+					t.Errorf("good rows %s, want %s", got, c.good)
+				}
+				rej := dest
+				rej.Identifier += ingest.RejectsSuffix
+				if got := query(t, wh, rej, `"where", reason`); !strings.Contains(got, c.where+"|") {
+					t.Errorf("rejects %s, want one at %s", got, c.where)
+				}
+			})
+		}
+	})
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	src, err := files.Connector().Open(ctx, ingest.Config{Values: map[string]any{"path": dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := func(key string) string { return "sources.yml:7:5" }
+	for _, c := range []struct {
+		cfg  map[string]any
+		want string
+	}{
+		{map[string]any{}, "needs a path or a glob"},
+		{map[string]any{"path": "a", "glob": "b"}, "not both"},
+		{map[string]any{"path": "a", "format": "xml"}, `unknown format "xml"`},
+		{map[string]any{"path": "a", "delimiter": ";;"}, "one character"},
+		{map[string]any{"path": "a", "header": "yes"}, "true or false"},
+	} {
+		_, err := src.Table(ctx, ingest.Config{Values: c.cfg, Pos: pos})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "sources.yml:7:5: ") {
+			t.Errorf("%v: err = %v, want %q with its position", c.cfg, err, c.want)
+		}
+	}
+	tbl, _ := src.Table(ctx, ingest.Config{Values: map[string]any{"glob": "*.csv"}})
+	if _, err := tbl.Read(ctx, ingest.ReadRequest{}, func(ingest.Batch) error { return nil }); err == nil || !strings.Contains(err.Error(), "no files match") {
+		t.Errorf("no files: %v", err)
+	}
+	if _, err := files.Connector().Open(ctx, ingest.Config{Values: map[string]any{"path": filepath.Join(dir, "missing")}}); err == nil {
+		t.Errorf("missing source folder: no error")
+	}
+}
+
+func TestBatchesAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id\n")
+	for i := 0; i < 25_000; i++ {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	write(t, dir, "big.csv", b.String())
+	tbl := openTable(t, dir, map[string]any{"path": "big.csv"})
+	var sizes []int
+	if _, err := tbl.Read(ctx, ingest.ReadRequest{}, func(b ingest.Batch) error {
+		sizes = append(sizes, len(b.Rows))
+		if b.File != "big.csv" {
+			t.Errorf("batch file %q", b.File)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[10000 10000 5000]" {
+		t.Errorf("batch sizes %v", sizes)
+	}
+}
+
+func mkdir(p string) error { return os.MkdirAll(p, 0o755) }

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestIngestFilesThenModels loads a CSV and a JSON lines file with the files
+// connector as part of kiln build, then builds a model on them; new rows in
+// the JSON lines file are merged by the next ingest.
+func TestIngestFilesThenModels(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"dbt_project.yml": "name: ing\n",
+		"raw/orders.csv":  "id,name,amount\n1,a,2.5\n2,b,3\n",
+		"raw/events.jsonl": `{"id": 1, "kind": "x", "meta": {"a": 1}}
+{"id": 2, "kind": "y", "meta": {"a": 2}}
+`,
+		"models/sources.yml": `version: 2
+sources:
+  - name: raw
+    schema: raw
+    ingest:
+      connector: files
+      path: raw
+    tables:
+      - name: orders
+        ingest: {path: orders.csv, mode: replace}
+      - name: events
+        ingest: {path: events.jsonl, mode: merge, primary_key: [id]}
+`,
+		"models/joined.sql": "select o.id, o.amount, e.kind from {{ source('raw', 'orders') }} o join {{ source('raw', 'events') }} e using (id)\n",
+	})
+	code, out, errb := kiln(t, "build", "--project-dir", dir)
+	if code != 0 {
+		t.Fatalf("build exit %d\n%s\n%s", code, out, errb)
+	}
+	for _, want := range []string{"OK load of source raw.orders into raw.orders", "[REPLACE 2 in", "[MERGE 2 in", "PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	q := duckQuerier(filepath.Join(dir, "warehouse.duckdb"))
+	if got := q(t, "select count(*) from main.joined"); got != "2" {
+		t.Errorf("joined = %s rows", got)
+	}
+	if got := q(t, "select count(*) from raw.orders where _kiln_loaded_at is not null"); got != "2" {
+		t.Errorf("_kiln_loaded_at missing: %s", got)
+	}
+	// A second load with no new file changes nothing and succeeds.
+	code, out, errb = kiln(t, "ingest", "--project-dir", dir)
+	if code != 0 || !strings.Contains(out, "[MERGE 0 in") {
+		t.Fatalf("second ingest exit %d\n%s\n%s", code, out, errb)
+	}
+	if got := q(t, "select count(*) from raw.events"); got != "2" {
+		t.Errorf("events after a no-op load = %s", got)
+	}
+}
+
+func TestIngestBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"dbt_project.yml": "name: ing\n",
+		"models/sources.yml": `version: 2
+sources:
+  - name: raw
+    ingest:
+      connector: filez
+    tables:
+      - name: a
+  - name: api
+    ingest:
+      connector: http
+      base_url: http://127.0.0.1:1
+    tables:
+      - name: b
+        ingest: {path: /b, pagination: {type: page}}
+`,
+	})
+	code, out, errb := kiln(t, "ingest", "--project-dir", dir)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, out, errb)
+	}
+	for _, want := range []string{"models/sources.yml:5", "filez", "did you mean `files`?", "models/sources.yml:14", "unknown table setting `pagination` for the http connector", "did you mean `paginate`?"} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+}
