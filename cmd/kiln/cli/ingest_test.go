@@ -50,7 +50,7 @@ sources:
 	if code != 0 {
 		t.Fatalf("build exit %d\n%s\n%s", code, out, errb)
 	}
-	for _, want := range []string{"OK load of source raw.orders into raw.orders", "[REPLACE 2 in", "[MERGE 2 in", "PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3"} {
+	for _, want := range []string{"OK load of source raw.orders into raw.orders", "[REPLACE 2, ", "[MERGE 2, ", "PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
@@ -64,7 +64,7 @@ sources:
 	}
 	// A second load with no new file changes nothing and succeeds.
 	code, out, errb = kiln(t, "ingest", "--project-dir", dir)
-	if code != 0 || !strings.Contains(out, "[MERGE 0 in") {
+	if code != 0 || !strings.Contains(out, "[MERGE 0, ") {
 		t.Fatalf("second ingest exit %d\n%s\n%s", code, out, errb)
 	}
 	if got := q(t, "select count(*) from raw.events"); got != "2" {

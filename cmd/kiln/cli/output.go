@@ -129,7 +129,11 @@ func (p *printer) event(e run.Event) {
 		if n.Type == compiler.Source {
 			verb = "OK " + describe(n)
 		}
-		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", o.Message, o.Elapsed.Seconds())))
+		detail := o.Message
+		if n.Type == compiler.Source && o.Elapsed > 0 {
+			detail += fmt.Sprintf(", %.0f rows/s", float64(o.RowsAffected)/o.Elapsed.Seconds())
+		}
+		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", detail, o.Elapsed.Seconds())))
 	case run.StatusError:
 		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("31", "ERROR creating "+describe(n))), fmt.Sprintf("[ERROR in %.2fs]", o.Elapsed.Seconds())))
 	case run.StatusPass:
