@@ -126,6 +126,12 @@ func Load(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t 
 	}
 	l.res.Mode = opts.Mode
 	err := l.run(ctx, t)
+	if l.stageTx != nil {
+		// The staging transaction ended early by an error: end it before
+		// dropping the table it writes to.
+		_ = l.stageTx.Rollback(context.WithoutCancel(ctx))
+		l.stageTx = nil
+	}
 	// Staging tables are dropped whatever happened; a leftover from a
 	// killed run is dropped by the next one.
 	l.dropStaging(context.WithoutCancel(ctx))
@@ -166,6 +172,10 @@ type load struct {
 	cursorSeen                     bool
 	rows                           int64
 	records                        map[string]int64 // records read so far, by file ("" for none)
+	// stageTx is the open transaction staged batches are copied in: one
+	// transaction for consecutive batches rather than a commit each. It is
+	// committed before any other statement of the load (see endStage).
+	stageTx adapters.Tx
 }
 
 func (l *load) run(ctx context.Context, t Table) error {
@@ -225,6 +235,9 @@ func (l *load) run(ctx context.Context, t Table) error {
 		return fmt.Errorf("reading the source: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.endStage(ctx); err != nil {
 		return err
 	}
 	if !l.staged {
@@ -316,6 +329,11 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 	for i, c := range l.cols {
 		pos[c] = i
 	}
+	// at[i] is where the batch's column i goes in an output row.
+	at := make([]int, len(cols))
+	for i, c := range cols {
+		at[i] = pos[c]
+	}
 	width := len(l.cols) + 1
 	if l.hasFile {
 		width++
@@ -343,7 +361,7 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 				}
 				v = string(enc)
 			}
-			vals[pos[c]] = v
+			vals[at[i]] = v
 			size += sizeOf(v)
 		}
 		if bad != nil {
@@ -392,9 +410,42 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 	if l.hasFile {
 		load = append(load, adapters.Column{Name: FileColumn, Type: l.d.TypeName("text")})
 	}
-	n, err := l.bulk(ctx, l.stage, load, out)
+	n, err := l.stageRows(ctx, load, out)
 	l.rows += n
 	return err
+}
+
+// stageRows copies rows into the staging table in the open staging
+// transaction, beginning one if there is none.
+func (l *load) stageRows(ctx context.Context, cols []adapters.Column, rows [][]any) (int64, error) {
+	if l.stageTx == nil {
+		tx, err := l.wh.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		l.stageTx = tx
+	}
+	n, err := l.stageTx.Load(ctx, l.stage, cols, &sliceRows{rows: rows})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// endStage commits the open staging transaction, if any. It runs before
+// every other statement of the load, so that no DDL waits for the staging
+// table's lock and a load holds at most one connection at a time.
+func (l *load) endStage(ctx context.Context) error {
+	if l.stageTx == nil {
+		return nil
+	}
+	tx := l.stageTx
+	l.stageTx = nil
+	if err := tx.Commit(ctx); err != nil {
+		_ = tx.Rollback(ctx)
+		return err
+	}
+	return nil
 }
 
 // bulk loads rows into r in a transaction of its own.
@@ -415,6 +466,9 @@ func (l *load) bulk(ctx context.Context, r adapters.Relation, cols []adapters.Co
 func (l *load) reject(ctx context.Context, bad BadRecord) error {
 	if l.opts.OnBadRows != "skip" {
 		return &BadRecordError{Table: l.d.Render(l.dest), Record: bad}
+	}
+	if err := l.endStage(ctx); err != nil {
+		return err
 	}
 	if !l.rejStaged {
 		if _, err := l.exec(ctx, l.wh, "create table "+l.d.Render(l.rejStage)+" ("+rejectColumnsDDL(l.d)+")"); err != nil {
@@ -483,8 +537,13 @@ func (l *load) alterType(ctx context.Context, ex adapters.Execer, r adapters.Rel
 // Postgres a unique violation on its catalog.
 func (l *load) exec(ctx context.Context, ex adapters.Execer, sql string) (adapters.Result, error) {
 	l.res.SQL = append(l.res.SQL, sql)
-	res, err := ex.Exec(ctx, sql)
 	_, autocommit := ex.(adapters.Warehouse)
+	if autocommit {
+		if err := l.endStage(ctx); err != nil {
+			return adapters.Result{}, err
+		}
+	}
+	res, err := ex.Exec(ctx, sql)
 	for attempt := 1; err != nil && autocommit && attempt < 8 && ctx.Err() == nil && (l.conflict(err) || raced(sql, err)); attempt++ {
 		time.Sleep(time.Duration(attempt) * 25 * time.Millisecond)
 		res, err = ex.Exec(ctx, sql)

@@ -152,13 +152,13 @@ func kindOfString(s string) kind {
 	switch {
 	case s == "":
 		return kindNull
-	case integerRe.MatchString(s):
+	case isInteger(s):
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return kindText
 		}
 		return intKind(n)
-	case numericRe.MatchString(s):
+	case onlyBytes(s, "0123456789+-.eE") && numericRe.MatchString(s):
 		// "007.5"-style identifiers stay text; "0.5" is a number.
 		if t := strings.TrimLeft(s, "+-"); len(t) > 1 && t[0] == '0' && t[1] != '.' && t[1] != 'e' && t[1] != 'E' {
 			return kindText
@@ -166,11 +166,11 @@ func kindOfString(s string) kind {
 		return kindNumeric
 	case strings.EqualFold(s, "true"), strings.EqualFold(s, "false"):
 		return kindBoolean
-	case dateRe.MatchString(s):
+	case len(s) == 10 && dateRe.MatchString(s):
 		if _, err := time.Parse(time.DateOnly, s); err == nil {
 			return kindDate
 		}
-	case tsRe.MatchString(s):
+	case len(s) >= 16 && s[4] == '-' && tsRe.MatchString(s):
 		if _, err := parseTimestamp(s); err == nil {
 			return kindTimestamp
 		}
@@ -178,15 +178,60 @@ func kindOfString(s string) kind {
 	return kindText
 }
 
+// isInteger reports whether integerRe matches s, without the regexp.
+func isInteger(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	if i == len(s) {
+		return false
+	}
+	if s[i] == '0' {
+		return i+1 == len(s)
+	}
+	for ; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// onlyBytes reports whether every byte of s is one of set (ASCII): a
+// quick test that rules out a regexp match before running it.
+func onlyBytes(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(set, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// timestampLayouts are tried in order by parseTimestamp; zonedLayouts
+// says which end with a zone.
+var (
+	timestampLayouts = []string{
+		"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999Z07",
+		"2006-01-02T15:04:05.999999999", "2006-01-02T15:04Z07:00", "2006-01-02T15:04",
+	}
+	zonedLayouts = []bool{true, true, true, false, true, false}
+)
+
 // parseTimestamp reads an ISO 8601 timestamp; with a zone it is converted
 // to UTC, without one it is taken as UTC. Precision is microseconds, as
 // in both warehouses.
 func parseTimestamp(s string) (time.Time, error) {
 	s = strings.Replace(s, " ", "T", 1)
-	for _, layout := range []string{
-		"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999Z07",
-		"2006-01-02T15:04:05.999999999", "2006-01-02T15:04Z07:00", "2006-01-02T15:04",
-	} {
+	// A zone needs Z, + or - after the date: without one the zoned
+	// layouts cannot match, and are not tried (a failed time.Parse is
+	// costly).
+	zoned := len(s) > 10 && strings.ContainsAny(s[10:], "Zz+-")
+	for i, layout := range timestampLayouts {
+		if zonedLayouts[i] && !zoned {
+			continue
+		}
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC().Truncate(time.Microsecond), nil
 		}
@@ -199,6 +244,19 @@ func parseTimestamp(s string) (time.Time, error) {
 func convert(v any, k kind) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	// Values already in the form the switch below returns are returned
+	// as they are, saving an allocation each (the common case for
+	// database sources, whose columns are typed).
+	switch x := v.(type) {
+	case string:
+		if k == kindText {
+			return v, nil
+		}
+	case int64:
+		if k == kindBigint || k == kindInteger && intKind(x) == kindInteger {
+			return v, nil
+		}
 	}
 	if n, ok := v.(json.Number); ok {
 		if i, err := n.Int64(); err == nil {
