@@ -5,12 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -383,34 +381,5 @@ func ingestKillPoint(stdout string) string {
 // profiles.yml for p.
 func ingestKillProject(t *testing.T, p adapters.Profile) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "ingestkill")
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out string
-	if p.Type == "postgres" {
-		out = fmt.Sprintf("type: postgres\n      host: %s\n      port: %d\n      user: %s\n      password: %q\n      dbname: %s\n      sslmode: disable", p.Host, p.Port, p.User, p.Password, p.DBName)
-	} else {
-		out = fmt.Sprintf("type: duckdb\n      path: %s", p.Path)
-	}
-	body := fmt.Sprintf("ingestkill:\n  target: ci\n  outputs:\n    ci:\n      %s\n      schema: %s\n      threads: 4\n", out, p.Schema)
-	if err := os.WriteFile(filepath.Join(dst, "profiles.yml"), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return fixtureProject(t, "ingestkill", "ingestkill", p)
 }

@@ -234,7 +234,14 @@ func mustBuild(t *testing.T, dir string, args ...string) {
 // killProject copies testdata/kill into a temp dir with a profiles.yml for p.
 func killProject(t *testing.T, p adapters.Profile) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "kill")
+	return fixtureProject(t, "kill", "kill", p)
+}
+
+// fixtureProject copies testdata/<fixture> into a temp dir and writes a
+// profiles.yml naming profile, with one target for p.
+func fixtureProject(t *testing.T, fixture, profile string, p adapters.Profile) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", fixture)
 	dst := t.TempDir()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -262,7 +269,7 @@ func killProject(t *testing.T, p adapters.Profile) string {
 	} else {
 		out = fmt.Sprintf("type: duckdb\n      path: %s", p.Path)
 	}
-	body := fmt.Sprintf("kill:\n  target: ci\n  outputs:\n    ci:\n      %s\n      schema: %s\n      threads: 4\n", out, p.Schema)
+	body := fmt.Sprintf("%s:\n  target: ci\n  outputs:\n    ci:\n      %s\n      schema: %s\n      threads: 4\n", profile, out, p.Schema)
 	if err := os.WriteFile(filepath.Join(dst, "profiles.yml"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
