@@ -190,6 +190,28 @@ type ViewDefinition struct {
 	Select string
 }
 
+// CreateSQL is the statement that creates the view again.
+func (v ViewDefinition) CreateSQL(d Dialect) string {
+	var b strings.Builder
+	b.WriteString("create ")
+	if v.Materialized {
+		b.WriteString("materialized ")
+	}
+	b.WriteString("view " + d.Render(v.Relation))
+	if v.Options != "" {
+		b.WriteString(" with (" + v.Options + ")")
+	}
+	b.WriteString(" as\n" + v.Select)
+	return b.String()
+}
+
+// WithSuffix returns r with suffix appended to its identifier (the names of
+// relations built aside: __kiln_tmp, __kiln_backup).
+func (r Relation) WithSuffix(suffix string) Relation {
+	r.Identifier += suffix
+	return r
+}
+
 // ViewDependents is implemented by warehouses whose views bind to the
 // relations they read by identity rather than by name (Postgres). Dropping
 // a replaced relation there drops or orphans the views reading it, so the

@@ -42,7 +42,7 @@ func (l *load) applyOnce(ctx context.Context, st storedState) error {
 	if l.d.Name() == "duckdb" && replace && live != nil {
 		// DuckDB renames need no dependent-view handling; drop any
 		// leftover backup first.
-		if _, err := l.exec(ctx, l.wh, "drop table if exists "+l.d.Render(withSuffix(l.dest, BackupSuffix))); err != nil {
+		if _, err := l.exec(ctx, l.wh, "drop table if exists "+l.d.Render(l.dest.WithSuffix(BackupSuffix))); err != nil {
 			return err
 		}
 	}
@@ -72,7 +72,7 @@ func (l *load) applyOnce(ctx context.Context, st storedState) error {
 		return err
 	}
 	if replace && live != nil {
-		_, _ = l.exec(ctx, l.wh, "drop table if exists "+l.d.Render(withSuffix(l.dest, BackupSuffix)))
+		_, _ = l.exec(ctx, l.wh, "drop table if exists "+l.d.Render(l.dest.WithSuffix(BackupSuffix)))
 	}
 	return nil
 }
@@ -80,7 +80,7 @@ func (l *load) applyOnce(ctx context.Context, st storedState) error {
 // swapIn renames the staged table into place, keeping Postgres views
 // that read the old table.
 func (l *load) swapIn(ctx context.Context, tx adapters.Tx, live *adapters.RelationInfo) error {
-	backup := withSuffix(l.dest, BackupSuffix)
+	backup := l.dest.WithSuffix(BackupSuffix)
 	var dependents []adapters.ViewDefinition
 	vd, recreate := l.wh.(adapters.ViewDependents)
 	if live != nil {
@@ -108,26 +108,12 @@ func (l *load) swapIn(ctx context.Context, tx adapters.Tx, live *adapters.Relati
 			return err
 		}
 		for _, v := range dependents {
-			if _, err := l.exec(ctx, tx, createViewSQL(l.d, v)); err != nil {
+			if _, err := l.exec(ctx, tx, v.CreateSQL(l.d)); err != nil {
 				return fmt.Errorf("recreating view %s that reads %s: %w", l.d.Render(v.Relation), l.d.Render(l.dest), err)
 			}
 		}
 	}
 	return nil
-}
-
-func createViewSQL(d adapters.Dialect, v adapters.ViewDefinition) string {
-	var b strings.Builder
-	b.WriteString("create ")
-	if v.Materialized {
-		b.WriteString("materialized ")
-	}
-	b.WriteString("view " + d.Render(v.Relation))
-	if v.Options != "" {
-		b.WriteString(" with (" + v.Options + ")")
-	}
-	b.WriteString(" as\n" + v.Select)
-	return b.String()
 }
 
 // applyRows appends (append) or upserts (merge) the staged rows, first

@@ -114,9 +114,9 @@ func Load(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t 
 		wh:       wh,
 		d:        wh.Dialect(),
 		dest:     dest,
-		stage:    withSuffix(dest, StagingSuffix),
-		rejects:  withSuffix(dest, RejectsSuffix),
-		rejStage: withSuffix(dest, RejectsSuffix+StagingSuffix),
+		stage:    dest.WithSuffix(StagingSuffix),
+		rejects:  dest.WithSuffix(RejectsSuffix),
+		rejStage: dest.WithSuffix(RejectsSuffix + StagingSuffix),
 		meta:     adapters.Relation{Database: dest.Database, Schema: opts.MetaSchema, Identifier: StateTable},
 		opts:     opts,
 		byName:   map[string]*column{},
@@ -581,11 +581,6 @@ func (l *load) dropStaging(ctx context.Context) {
 	for _, r := range []adapters.Relation{l.stage, l.rejStage} {
 		_, _ = l.wh.Exec(ctx, "drop table if exists "+l.d.Render(r))
 	}
-}
-
-func withSuffix(r adapters.Relation, suffix string) adapters.Relation {
-	r.Identifier += suffix
-	return r
 }
 
 // sliceRows streams one batch into Tx.Load.

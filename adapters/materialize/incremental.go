@@ -150,7 +150,7 @@ func Incremental(ctx context.Context, wh adapters.Warehouse, rel adapters.Relati
 func incremental(ctx context.Context, wh adapters.Warehouse, rec *recorder, live *adapters.RelationInfo, sql string, opts IncrementalOptions) (err error) {
 	d := wh.Dialect()
 	rel := live.Relation
-	staging := withSuffix(rel, TmpSuffix)
+	staging := rel.WithSuffix(TmpSuffix)
 	if err := dropIfExists(ctx, wh, wh, rec, staging, false); err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func alterTarget(ctx context.Context, wh adapters.Warehouse, tx adapters.Tx, rec
 		}
 	}
 	for _, v := range dependents {
-		if _, err := rec.exec(ctx, tx, createViewSQL(d, v)); err != nil {
+		if _, err := rec.exec(ctx, tx, v.CreateSQL(d)); err != nil {
 			return fmt.Errorf("recreating view %s that reads %s after changing its columns: %w", d.Render(v.Relation), d.Render(rel), err)
 		}
 	}

@@ -12,11 +12,6 @@ const (
 	BackupSuffix = "__kiln_backup"
 )
 
-func withSuffix(r adapters.Relation, suffix string) adapters.Relation {
-	r.Identifier += suffix
-	return r
-}
-
 // kindWord is the SQL keyword naming a kind in DROP and ALTER.
 func kindWord(k adapters.RelationKind) string {
 	switch k {

@@ -151,7 +151,7 @@ func snapshot(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 func snapApply(ctx context.Context, wh adapters.Warehouse, rec *recorder, live *adapters.RelationInfo, sql string, opts SnapshotOptions) error {
 	d := wh.Dialect()
 	rel := live.Relation
-	stage := withSuffix(rel, TmpSuffix)
+	stage := rel.WithSuffix(TmpSuffix)
 	if err := dropIfExists(ctx, wh, wh, rec, stage, false); err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func transactionConflict(wh adapters.Warehouse, err error) bool {
 
 func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel adapters.Relation, newKind adapters.RelationKind, build builder) error {
 	d := wh.Dialect()
-	tmp, backup := withSuffix(rel, TmpSuffix), withSuffix(rel, BackupSuffix)
+	tmp, backup := rel.WithSuffix(TmpSuffix), rel.WithSuffix(BackupSuffix)
 	for _, leftover := range []adapters.Relation{tmp, backup} {
 		if err := dropIfExists(ctx, wh, wh, rec, leftover, false); err != nil {
 			return err
@@ -85,7 +85,7 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 			return err
 		}
 		for _, v := range dependents {
-			if _, err := rec.exec(ctx, tx, createViewSQL(d, v)); err != nil {
+			if _, err := rec.exec(ctx, tx, v.CreateSQL(d)); err != nil {
 				return fmt.Errorf("recreating view %s that reads %s: %w", d.Render(v.Relation), d.Render(rel), err)
 			}
 		}
@@ -108,20 +108,6 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 
 func rename(d adapters.Dialect, from adapters.Relation, kind adapters.RelationKind, to adapters.Relation) string {
 	return "alter " + kindWord(kind) + " " + d.Render(from) + " rename to " + d.QuoteIdent(to.Identifier)
-}
-
-func createViewSQL(d adapters.Dialect, v adapters.ViewDefinition) string {
-	var b strings.Builder
-	b.WriteString("create ")
-	if v.Materialized {
-		b.WriteString("materialized ")
-	}
-	b.WriteString("view " + d.Render(v.Relation))
-	if v.Options != "" {
-		b.WriteString(" with (" + v.Options + ")")
-	}
-	b.WriteString(" as\n" + v.Select)
-	return b.String()
 }
 
 // body trims a model's SQL so it can be wrapped in parentheses.
