@@ -142,8 +142,34 @@ func Load(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t 
 		}
 		return l.res, fmt.Errorf("loading %s: %w", l.d.Render(dest), err)
 	}
+	if ac, ok := t.(AfterCommitter); ok {
+		if err := ac.AfterCommit(ctx); err != nil {
+			return l.res, &AfterCommitError{Table: l.d.Render(dest), Err: err}
+		}
+	}
 	return l.res, nil
 }
+
+// AfterCommitter is a Table that acts once its rows and state are committed,
+// e.g. sftp and ftp moving loaded files to a done/ folder. It runs only
+// after a successful commit, so a file never moves before its rows landed.
+type AfterCommitter interface {
+	AfterCommit(ctx context.Context) error
+}
+
+// AfterCommitError reports an AfterCommit failure: the rows and the state
+// are committed (the next load does not read them again), the follow-up
+// action is not done.
+type AfterCommitError struct {
+	Table string
+	Err   error
+}
+
+func (e *AfterCommitError) Error() string {
+	return fmt.Sprintf("loading %s: rows committed, but the after-load step failed: %v", e.Table, e.Err)
+}
+
+func (e *AfterCommitError) Unwrap() error { return e.Err }
 
 // column is one destination column the loader writes.
 type column struct {

@@ -111,52 +111,52 @@ type auth struct {
 }
 
 func parseSourceConfig(cfg ingest.Config) (sourceConfig, error) {
-	r := newConfigReader(cfg)
+	r := ingest.NewConfigReader(cfg, "http")
 	var sc sourceConfig
-	if base := r.str("base_url", true, ""); base != "" {
+	if base := r.Str("base_url", true, ""); base != "" {
 		u, err := url.Parse(base)
 		switch {
 		case err != nil:
-			r.errorf("base_url", "%v", err)
+			r.Errorf("base_url", "%v", err)
 		case u.Scheme != "http" && u.Scheme != "https":
-			r.errorf("base_url", "%q must start with http:// or https://", base)
+			r.Errorf("base_url", "%q must start with http:// or https://", base)
 		case u.Host == "":
-			r.errorf("base_url", "%q has no host", base)
+			r.Errorf("base_url", "%q has no host", base)
 		default:
 			sc.baseURL = u
 		}
 	}
-	sc.headers = r.stringMap("headers")
-	sc.params = r.params("params")
-	if a := r.nested("auth"); a != nil {
+	sc.headers = r.StringMap("headers")
+	sc.params = r.Params("params")
+	if a := r.Nested("auth"); a != nil {
 		sc.auth = parseAuth(a)
 	}
-	sc.rateLimit = r.number("rate_limit", 0)
-	sc.retries = int(r.integer("retries", defaultRetries))
-	sc.retryWait = r.duration("retry_wait", defaultRetryWait)
-	sc.maxRetryWait = r.duration("max_retry_wait", defaultMaxRetryWait)
-	sc.timeout = r.duration("timeout", defaultTimeout)
+	sc.rateLimit = r.Number("rate_limit", 0)
+	sc.retries = int(r.Integer("retries", defaultRetries))
+	sc.retryWait = r.Duration("retry_wait", defaultRetryWait)
+	sc.maxRetryWait = r.Duration("max_retry_wait", defaultMaxRetryWait)
+	sc.timeout = r.Duration("timeout", defaultTimeout)
 	if sc.timeout == 0 {
-		r.errorf("timeout", "must be more than zero")
+		r.Errorf("timeout", "must be more than zero")
 	}
-	return sc, r.err()
+	return sc, r.Err()
 }
 
-func parseAuth(r *configReader) auth {
-	a := auth{kind: r.oneOf("type", true, "", "bearer", "basic", "api_key")}
+func parseAuth(r *ingest.ConfigReader) auth {
+	a := auth{kind: r.OneOf("type", true, "", "bearer", "basic", "api_key")}
 	switch a.kind {
 	case "bearer":
-		r.only("type", "token")
-		a.token = r.str("token", true, "")
+		r.Only("type", "token")
+		a.token = r.Str("token", true, "")
 	case "basic":
-		r.only("type", "username", "password")
-		a.username = r.str("username", true, "")
-		a.password = r.str("password", false, "")
+		r.Only("type", "username", "password")
+		a.username = r.Str("username", true, "")
+		a.password = r.Str("password", false, "")
 	case "api_key":
-		r.only("type", "name", "value", "in")
-		a.name = r.str("name", true, "")
-		a.value = r.str("value", true, "")
-		a.in = r.oneOf("in", false, "header", "header", "query")
+		r.Only("type", "name", "value", "in")
+		a.name = r.Str("name", true, "")
+		a.value = r.Str("value", true, "")
+		a.in = r.OneOf("in", false, "header", "header", "query")
 	}
 	return a
 }
@@ -171,17 +171,17 @@ type tableConfig struct {
 }
 
 func parseTableConfig(cfg ingest.Config) (tableConfig, error) {
-	r := newConfigReader(cfg)
+	r := ingest.NewConfigReader(cfg, "http")
 	tc := tableConfig{
-		path:        r.str("path", true, ""),
-		params:      r.params("params"),
-		records:     r.str("records", false, ""),
-		cursorParam: r.str("cursor_param", false, ""),
+		path:        r.Str("path", true, ""),
+		params:      r.Params("params"),
+		records:     r.Str("records", false, ""),
+		cursorParam: r.Str("cursor_param", false, ""),
 	}
-	if p := r.nested("paginate"); p != nil {
+	if p := r.Nested("paginate"); p != nil {
 		tc.paginate = parsePaginate(p)
 	}
-	return tc, r.err()
+	return tc, r.Err()
 }
 
 // requestURL joins base and path: a path is appended to the base URL's path

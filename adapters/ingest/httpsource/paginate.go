@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/kilnhq/kiln/adapters/ingest"
 )
 
 // paginate says how a table's next page is requested.
@@ -21,36 +23,36 @@ type paginate struct {
 
 var paginateKinds = []string{"page", "offset", "cursor", "next_url", "link_header"}
 
-func parsePaginate(r *configReader) paginate {
-	p := paginate{kind: r.oneOf("type", true, "", paginateKinds...)}
-	p.hasMore = r.str("has_more", false, "")
+func parsePaginate(r *ingest.ConfigReader) paginate {
+	p := paginate{kind: r.OneOf("type", true, "", paginateKinds...)}
+	p.hasMore = r.Str("has_more", false, "")
 	switch p.kind {
 	case "page":
-		r.only("type", "param", "start", "size_param", "size", "has_more")
-		p.param = r.str("param", false, "page")
-		p.start = r.integer("start", 1)
-		p.sizeParam = r.str("size_param", false, "")
-		p.size = r.integer("size", 100)
-		if r.has("size") && p.sizeParam == "" {
-			r.errorf("size", "needs size_param, the query parameter that carries it")
+		r.Only("type", "param", "start", "size_param", "size", "has_more")
+		p.param = r.Str("param", false, "page")
+		p.start = r.Integer("start", 1)
+		p.sizeParam = r.Str("size_param", false, "")
+		p.size = r.Integer("size", 100)
+		if r.Has("size") && p.sizeParam == "" {
+			r.Errorf("size", "needs size_param, the query parameter that carries it")
 		}
 	case "offset":
-		r.only("type", "param", "limit_param", "limit", "has_more")
-		p.param = r.str("param", false, "offset")
-		p.sizeParam = r.str("limit_param", false, "limit")
-		p.limit = r.integer("limit", 100)
+		r.Only("type", "param", "limit_param", "limit", "has_more")
+		p.param = r.Str("param", false, "offset")
+		p.sizeParam = r.Str("limit_param", false, "limit")
+		p.limit = r.Integer("limit", 100)
 		if p.limit == 0 {
-			r.errorf("limit", "must be more than zero")
+			r.Errorf("limit", "must be more than zero")
 		}
 	case "cursor":
-		r.only("type", "next", "param", "has_more")
-		p.next = r.str("next", true, "")
-		p.param = r.str("param", true, "")
+		r.Only("type", "next", "param", "has_more")
+		p.next = r.Str("next", true, "")
+		p.param = r.Str("param", true, "")
 	case "next_url":
-		r.only("type", "next", "has_more")
-		p.next = r.str("next", true, "")
+		r.Only("type", "next", "has_more")
+		p.next = r.Str("next", true, "")
 	case "link_header":
-		r.only("type", "has_more")
+		r.Only("type", "has_more")
 	}
 	return p
 }

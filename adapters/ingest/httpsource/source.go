@@ -265,7 +265,7 @@ func sinceText(since any, lookback time.Duration) string {
 	case []byte:
 		return string(v)
 	case string, int64, float64, bool:
-		return scalarText(v)
+		return ingest.ScalarText(v)
 	}
 	return fmt.Sprint(since)
 }
