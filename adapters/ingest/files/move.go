@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 )
 
 // Mover is a Store that can move a file (sftp, ftp): after_load move_to.
@@ -18,8 +19,11 @@ type Mover interface {
 // committed, every file the load read is moved into dir (relative to the
 // store root; the file keeps its name). A file is never moved before its
 // rows are committed: a load that fails leaves every file where it was.
+// Files inside dir are no longer matched by t.
 func MoveAfterLoad(t *Table, m Mover, dir string) *MovingTable {
-	return &MovingTable{Table: t, mover: m, dir: path.Clean(dir)}
+	dir = strings.TrimPrefix(path.Clean(dir), "/")
+	t.exclude = dir
+	return &MovingTable{Table: t, mover: m, dir: dir}
 }
 
 // MovingTable is a Table whose loaded files move after the commit.

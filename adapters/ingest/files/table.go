@@ -27,6 +27,7 @@ type Table struct {
 	csv        csvOptions
 	records    []string
 	appendOnly bool
+	exclude    string // a folder never read (after_load move_to)
 	loaded     []Object
 }
 
@@ -199,6 +200,9 @@ func (t *Table) match(ctx context.Context) ([]Object, error) {
 	}
 	var out []Object
 	for _, o := range all {
+		if t.exclude != "" && (o.Path == t.exclude || strings.HasPrefix(o.Path, t.exclude+"/")) {
+			continue
+		}
 		if keep(o.Path) {
 			out = append(out, o)
 		}
