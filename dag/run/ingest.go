@@ -227,7 +227,7 @@ func (in *Ingester) source(ctx context.Context, n *compiler.Node, spec *compiler
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := cfg.Values["path"].(string); ok && p != "" && !filepath.IsAbs(p) {
+	if p, ok := cfg.Values["path"].(string); ok && conn.Name == "files" && p != "" && !filepath.IsAbs(p) {
 		cfg.Values["path"] = filepath.Join(in.Root, p)
 	}
 	s, err := conn.Open(ctx, cfg)
