@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -81,6 +82,15 @@ type Tx interface {
 	Load(ctx context.Context, r Relation, cols []Column, rows RowSource) (int64, error)
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
+}
+
+// CopyTextLoader is a Tx that can load rows already in PostgreSQL COPY
+// format (text or csv) without decoding them: raw ingest streams a source
+// database's COPY output, or a CSV file, straight into it.
+type CopyTextLoader interface {
+	// LoadCopy runs COPY r (columns) FROM STDIN with options (e.g.
+	// "format text" or "format csv, header true") reading src.
+	LoadCopy(ctx context.Context, r Relation, columns []string, options string, src io.Reader) (int64, error)
 }
 
 // Warehouse is one target warehouse. It is safe for concurrent use by the

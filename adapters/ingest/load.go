@@ -47,6 +47,9 @@ type LoadOptions struct {
 	OnBadRows   string // "fail" (default) | "skip": good rows load, bad ones go to <table>__kiln_rejects with the reason
 	Flatten     int    // nested objects flattened to parent__child columns up to this depth; deeper → JSON
 	MetaSchema  string // default "kiln_meta"
+	// Progress, when set, is called as rows are staged with the rows and
+	// bytes read so far (from the loading goroutine or the copy's reader).
+	Progress func(rows, bytes int64)
 }
 
 // Result is what one load did.
@@ -57,6 +60,9 @@ type Result struct {
 	Rejected int64
 	// Bytes approximates the size of the loaded values.
 	Bytes int64
+	// PassThrough says the rows were streamed into the warehouse as the
+	// source's COPY output, without being decoded (see CopySource).
+	PassThrough bool
 	// SQL lists the statements run, in order (bulk loads not included).
 	SQL []string
 }
@@ -256,9 +262,18 @@ func (l *load) run(ctx context.Context, t Table) error {
 			return err
 		}
 	}
-	connState, err := t.Read(ctx, req, func(b Batch) error { return l.batch(ctx, b) })
-	if err != nil {
-		return fmt.Errorf("reading the source: %w", err)
+	var connState State
+	handled := false
+	if cs, ok := l.canPassThrough(t); ok {
+		if handled, err = l.passThrough(ctx, cs, req); err != nil {
+			return err
+		}
+	}
+	if !handled {
+		connState, err = t.Read(ctx, req, func(b Batch) error { return l.batch(ctx, b) })
+		if err != nil {
+			return fmt.Errorf("reading the source: %w", err)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -438,6 +453,9 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 	}
 	n, err := l.stageRows(ctx, load, out)
 	l.rows += n
+	if err == nil && l.opts.Progress != nil {
+		l.opts.Progress(l.rows, l.res.Bytes)
+	}
 	return err
 }
 

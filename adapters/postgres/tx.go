@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,6 +69,21 @@ func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Colu
 		return 0, fmt.Errorf("copying rows into %s: %w", t.w.dialect.Render(r), wrapErr(ctx, err, ""))
 	}
 	return n, nil
+}
+
+// LoadCopy streams src into r with COPY FROM STDIN, leaving the parsing to
+// the server.
+func (t *Tx) LoadCopy(ctx context.Context, r adapters.Relation, columns []string, options string, src io.Reader) (int64, error) {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = t.w.dialect.QuoteIdent(c)
+	}
+	sql := "copy " + t.w.dialect.Render(r) + " (" + strings.Join(quoted, ", ") + ") from stdin (" + options + ")"
+	tag, err := t.tx.Conn().PgConn().CopyFrom(ctx, src, sql)
+	if err != nil {
+		return 0, fmt.Errorf("copying rows into %s: %w", t.w.dialect.Render(r), wrapErr(ctx, err, ""))
+	}
+	return tag.RowsAffected(), nil
 }
 
 // copySource adapts adapters.RowSource to pgx.CopyFromSource.

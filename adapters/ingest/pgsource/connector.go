@@ -70,6 +70,13 @@ func Open(ctx context.Context, cfg ingest.Config) (ingest.Source, error) {
 		return nil, fmt.Errorf("%s: postgres: parsing connection: %w", pos(cfg, "connection"), err)
 	}
 	pc.MaxConns = int32(maxConns)
+	// COPY text output is read back by the warehouse: ask for the spellings
+	// every Postgres parses the same way.
+	for k, v := range map[string]string{"DateStyle": "ISO, MDY", "IntervalStyle": "postgres"} {
+		if _, set := pc.ConnConfig.RuntimeParams[k]; !set {
+			pc.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}

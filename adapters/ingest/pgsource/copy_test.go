@@ -26,7 +26,7 @@ func TestDecoderSplits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	sql, err := tbl.copySQL(ctx, ingest.ReadRequest{})
+	sql, err := tbl.copySQL(ctx, ingest.ReadRequest{}, "binary")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pgsource
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +150,66 @@ func count(t *testing.T, wh adapters.Warehouse, rel string) int64 {
 	var n int64
 	fmt.Sscan(fmt.Sprint(rows[0][0]), &n)
 	return n
+}
+
+// decodedOnly hides CopyText, so the loader decodes every value.
+type decodedOnly struct{ ingest.Table }
+
+// TestPassThroughMatchesDecoded loads every type of the types fixture into
+// Postgres twice: streamed as COPY text (the fast path) and decoded value
+// by value. Both tables must hold the same text, column by column, and the
+// same column types.
+func TestPassThroughMatchesDecoded(t *testing.T) {
+	// The source session's time zone must not leak into timestamptz values.
+	url := sourceDB(t, typesSetup...)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	src := open(t, url+sep+"options=-c%20TimeZone%3DAsia/Kolkata")
+	wh, err := postgres.Open(context.Background(), adaptertest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	ctx := context.Background()
+	fast, err := ingest.Load(ctx, wh, adapters.Relation{Schema: "raw", Identifier: "types_fast"}, table(t, src, "table", "public.types"), ingest.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := ingest.Load(ctx, wh, adapters.Relation{Schema: "raw", Identifier: "types_slow"}, decodedOnly{table(t, src, "table", "public.types")}, ingest.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fast.PassThrough || slow.PassThrough {
+		t.Fatalf("PassThrough: fast %v, slow %v; want true, false", fast.PassThrough, slow.PassThrough)
+	}
+	if fast.Inserted != 2 || slow.Inserted != 2 {
+		t.Errorf("inserted %d and %d rows, want 2 each", fast.Inserted, slow.Inserted)
+	}
+	cols := query(t, wh, `select column_name, data_type from information_schema.columns
+		where table_schema = 'raw' and table_name = 'types_fast' and column_name <> '_kiln_loaded_at' order by ordinal_position`)
+	slowCols := query(t, wh, `select column_name, data_type from information_schema.columns
+		where table_schema = 'raw' and table_name = 'types_slow' and column_name <> '_kiln_loaded_at' order by ordinal_position`)
+	if fmt.Sprint(cols) != fmt.Sprint(slowCols) {
+		t.Errorf("column types differ:\nfast %v\nslow %v", cols, slowCols)
+	}
+	for _, c := range cols {
+		name := c[0].(string)
+		sel := fmt.Sprintf(`select id, %q::text from raw.%%s order by 1`, name)
+		f, s := query(t, wh, fmt.Sprintf(sel, "types_fast")), query(t, wh, fmt.Sprintf(sel, "types_slow"))
+		if fmt.Sprint(f) != fmt.Sprint(s) {
+			t.Errorf("column %s: pass-through %v, decoded %v", name, f, s)
+		}
+	}
+	// The loaded-at column is set, and not left with a default.
+	if got := query(t, wh, `select count(*) from raw.types_fast where _kiln_loaded_at is null`); fmt.Sprint(got[0][0]) != "0" {
+		t.Errorf("rows without _kiln_loaded_at: %v", got)
+	}
+	if got := query(t, wh, `select count(*) from information_schema.columns where table_schema = 'raw' and table_name = 'types_fast' and column_default is not null`); fmt.Sprint(got[0][0]) != "0" {
+		t.Errorf("columns with a default left: %v", got)
+	}
+	if got := query(t, wh, `select tstz::text from raw.types_fast where id = 1`); fmt.Sprint(got) != "[[2024-01-01 08:00:00.654321]]" {
+		t.Errorf("tstz = %v, want 2024-01-01 08:00:00.654321 (UTC)", got)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/kilnhq/kiln/adapters/ingest"
@@ -19,7 +20,7 @@ import (
 // greater than Since minus Lookback are read, plus rows with a NULL cursor
 // when req.Full. The connector keeps no state of its own: Read returns nil.
 func (t *Table) Read(ctx context.Context, req ingest.ReadRequest, emit func(ingest.Batch) error) (ingest.State, error) {
-	sql, err := t.copySQL(ctx, req)
+	sql, err := t.copySQL(ctx, req, "binary")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.what, err)
 	}
@@ -71,8 +72,31 @@ func (t *Table) Read(ctx context.Context, req ingest.ReadRequest, emit func(inge
 	return nil, nil
 }
 
-// copySQL builds the COPY statement for req.
-func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest) (string, error) {
+// CopyText writes the rows Read would read, in COPY text format, to w: the
+// loader streams them into a Postgres warehouse without decoding them.
+func (t *Table) CopyText(ctx context.Context, req ingest.ReadRequest, w io.Writer) error {
+	sql, err := t.copySQL(ctx, req, "text")
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.what, err)
+	}
+	conn, err := t.src.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.what, wrapErr(ctx, err, ""))
+	}
+	defer conn.Release()
+	if _, err := conn.Conn().PgConn().CopyTo(ctx, w, sql); err != nil {
+		if ctx.Err() != nil {
+			// The copy was abandoned mid-stream: do not return the
+			// connection to the pool in an unknown state.
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return fmt.Errorf("%s: %w", t.what, wrapErr(ctx, err, sql))
+	}
+	return nil
+}
+
+// copySQL builds the COPY statement for req in format (binary or text).
+func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest, format string) (string, error) {
 	var b strings.Builder
 	b.WriteString("copy (select ")
 	for i, c := range t.cols {
@@ -82,6 +106,11 @@ func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest) (string, er
 		q := quoteIdent(c)
 		switch t.types[i].kind {
 		case selectAsIs:
+			if format == "text" && t.types[i].sqlName == "timestamptz" {
+				// Loaded into a timestamp column: spell it in UTC.
+				b.WriteString("(" + q + " at time zone 'UTC') as " + q)
+				continue
+			}
 			b.WriteString(q)
 		case selectText:
 			b.WriteString(q + "::text as " + q)
@@ -99,7 +128,7 @@ func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest) (string, er
 		b.WriteString(" where ")
 		b.WriteString(where)
 	}
-	b.WriteString(") to stdout (format binary)")
+	b.WriteString(") to stdout (format " + format + ")")
 	return b.String(), nil
 }
 

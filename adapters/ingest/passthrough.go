@@ -1,0 +1,162 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/kilnhq/kiln/adapters"
+)
+
+// CopySource is a Table that can write its rows in PostgreSQL COPY text
+// format, columns in the order Columns returns them, with req's cursor
+// filter applied at the source (the postgres connector). When the
+// warehouse can take COPY text as is (adapters.CopyTextLoader) and no value
+// needs converting, the loader streams it through untouched: no value is
+// decoded in kiln, as with psql piping COPY TO into COPY FROM.
+type CopySource interface {
+	CopyText(ctx context.Context, req ReadRequest, w io.Writer) error
+}
+
+// passThroughBuffer is how much COPY data the source side gathers before
+// handing it to the warehouse side.
+const passThroughBuffer = 256 << 10
+
+// canPassThrough reports whether t's rows may skip kiln's typing: the
+// source declared every column and nothing is flattened.
+func (l *load) canPassThrough(t Table) (CopySource, bool) {
+	cs, ok := t.(CopySource)
+	if !ok || l.opts.Flatten > 0 || len(l.cols) == 0 {
+		return nil, false
+	}
+	for _, c := range l.cols {
+		if !c.fixed {
+			return nil, false
+		}
+	}
+	return cs, true
+}
+
+// passThrough stages the source's COPY text output directly. It returns
+// handled=false, having staged nothing, when the warehouse cannot load
+// COPY text; the caller then reads the table the ordinary way.
+func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) (handled bool, err error) {
+	if l.stageTx == nil {
+		tx, err := l.wh.Begin(ctx)
+		if err != nil {
+			return true, err
+		}
+		l.stageTx = tx
+	}
+	loader, ok := l.stageTx.(adapters.CopyTextLoader)
+	if !ok {
+		return false, nil
+	}
+	names := make([]string, len(l.cols))
+	for i, c := range l.cols {
+		names[i] = c.name
+	}
+	// _kiln_loaded_at comes from a column default set for the copy only.
+	loaded := l.d.QuoteIdent(LoadedAtColumn)
+	if _, err := l.exec(ctx, l.stageTx, "alter table "+l.d.Render(l.stage)+" alter column "+loaded+" set default "+timestampLiteral(l.loadedAt)); err != nil {
+		return true, err
+	}
+
+	srcCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	counter := &countingWriter{progress: l.opts.Progress}
+	bw := bufio.NewWriterSize(io.MultiWriter(pw, counter), passThroughBuffer)
+	srcErr := make(chan error, 1)
+	go func() {
+		err := cs.CopyText(srcCtx, req, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+		srcErr <- err
+	}()
+	n, loadErr := loader.LoadCopy(ctx, l.stage, names, "format text", pr)
+	if loadErr != nil {
+		cancel()
+		pr.CloseWithError(errors.New("the warehouse side of the copy stopped"))
+	}
+	readErr := <-srcErr
+	switch {
+	case readErr != nil && !errors.Is(readErr, context.Canceled):
+		return true, fmt.Errorf("reading the source: %w", readErr)
+	case loadErr != nil:
+		return true, loadErr
+	case readErr != nil:
+		return true, readErr
+	}
+	l.rows += n
+	l.res.Bytes += counter.bytes.Load()
+	l.res.PassThrough = true
+	if _, err := l.exec(ctx, l.stageTx, "alter table "+l.d.Render(l.stage)+" alter column "+loaded+" drop default"); err != nil {
+		return true, err
+	}
+	if l.opts.Cursor != "" && n > 0 {
+		if _, ok := l.byName[l.opts.Cursor]; !ok {
+			return true, fmt.Errorf("cursor column %q is not among the source's columns", l.opts.Cursor)
+		}
+		l.cursorSeen = true
+		max, err := l.stagedMax(ctx, l.opts.Cursor)
+		if err != nil {
+			return true, err
+		}
+		if max != nil && (l.cursorMax == nil || compareCursor(max, l.cursorMax) > 0) {
+			l.cursorMax = max
+		}
+	}
+	return true, nil
+}
+
+// stagedMax returns the largest value of col in the staging table.
+func (l *load) stagedMax(ctx context.Context, col string) (any, error) {
+	rows, err := l.stageTx.Query(ctx, "select max("+l.d.QuoteIdent(col)+") from "+l.d.Render(l.stage))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var v any
+	if rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		v = vals[0]
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, nil
+	}
+	return convert(v, l.byName[col].kind)
+}
+
+func timestampLiteral(t interface{ Format(string) string }) string {
+	return "timestamp '" + t.Format("2006-01-02 15:04:05.999999") + "'"
+}
+
+// countingWriter counts the bytes and the rows (lines: COPY text escapes
+// newlines inside values) going through a pass-through copy and reports
+// them to the load's progress callback.
+type countingWriter struct {
+	bytes, rows atomic.Int64
+	progress    func(rows, bytes int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	b := c.bytes.Add(int64(len(p)))
+	r := c.rows.Add(int64(bytes.Count(p, []byte{'\n'})))
+	if c.progress != nil {
+		c.progress(r, b)
+	}
+	return len(p), nil
+}
