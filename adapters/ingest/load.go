@@ -60,6 +60,10 @@ type Result struct {
 	Rejected int64
 	// Bytes approximates the size of the loaded values.
 	Bytes int64
+	// Fallback says why a CSV load that started on the fast path (the
+	// warehouse parsing the file) was redone record by record; "" when it
+	// was not.
+	Fallback string
 	// PassThrough says the rows were streamed into the warehouse as the
 	// source's COPY output, without being decoded (see CopySource).
 	PassThrough bool
@@ -116,7 +120,20 @@ func Load(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t 
 	if dest.Database == "" {
 		dest.Database = wh.Dialect().DefaultDatabase()
 	}
+	res, err := loadOnce(ctx, wh, dest, t, opts, true)
+	var fb *fallbackError
+	if errors.As(err, &fb) {
+		// The CSV fast path met something only the record-by-record path
+		// reads exactly as kiln does: nothing was committed, load again.
+		res, err = loadOnce(ctx, wh, dest, t, opts, false)
+		res.Fallback = fb.reason
+	}
+	return res, err
+}
+
+func loadOnce(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t Table, opts LoadOptions, fast bool) (Result, error) {
 	l := &load{
+		fastCSV:  fast,
 		wh:       wh,
 		d:        wh.Dialect(),
 		dest:     dest,
@@ -208,6 +225,9 @@ type load struct {
 	// transaction for consecutive batches rather than a commit each. It is
 	// committed before any other statement of the load (see endStage).
 	stageTx adapters.Tx
+	// fastCSV allows staging CSV files with the warehouse's own parser
+	// (see csvfast.go).
+	fastCSV bool
 }
 
 func (l *load) run(ctx context.Context, t Table) error {
@@ -266,6 +286,11 @@ func (l *load) run(ctx context.Context, t Table) error {
 	handled := false
 	if cs, ok := l.canPassThrough(t); ok {
 		if handled, err = l.passThrough(ctx, cs, req); err != nil {
+			return err
+		}
+	}
+	if cs, ok := t.(CSVSource); ok && !handled && l.fastCSV && l.csvFastAllowed() {
+		if connState, handled, err = l.readCSVFast(ctx, cs, req); err != nil {
 			return err
 		}
 	}
@@ -393,6 +418,13 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 			if err != nil {
 				bad = fmt.Errorf("column %s: %w", c.name, err)
 				break
+			}
+			if c.kind == kindNumeric && l.jsonText {
+				// Postgres numeric keeps a decimal's digits and scale as
+				// written ("1.50", 30 digits): pass the text, not a float.
+				if s, ok := row[i].(string); ok {
+					v = exactNumeric(strings.TrimSpace(s))
+				}
 			}
 			if c.kind == kindJSON && l.jsonText && v != nil {
 				enc, err := json.Marshal(v)

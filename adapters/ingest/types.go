@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // kind is the loader's type of a column. Inferred kinds widen along
@@ -444,4 +446,17 @@ func flatten(prefix string, v any, depth int, emit func(name string, v any)) {
 	for _, k := range keys {
 		flatten(prefix+"__"+k, m[k], depth-1, emit)
 	}
+}
+
+// exactNumeric is a decimal's text, validated by convert, for a Postgres
+// numeric column: it keeps every digit and the written scale.
+type exactNumeric string
+
+// NumericValue lets pgx encode it as numeric.
+func (n exactNumeric) NumericValue() (pgtype.Numeric, error) {
+	var v pgtype.Numeric
+	if err := v.Scan(string(n)); err != nil {
+		return v, err
+	}
+	return v, nil
 }

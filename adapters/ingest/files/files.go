@@ -10,7 +10,7 @@ import (
 )
 
 // BatchSize is the most rows one Batch holds.
-const BatchSize = 10_000
+const BatchSize = ingest.BatchSize
 
 // TableSpec is the table-level configuration every file-based connector
 // (files, s3, sftp, ftp) shares: which files, and how to read them.

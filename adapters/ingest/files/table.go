@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -110,11 +111,42 @@ func stateOf(o Object) map[string]any {
 // req.Full, every file not in req.State or changed since) and returns the
 // files loaded so far as the state "files".
 func (t *Table) Read(ctx context.Context, req ingest.ReadRequest, emit func(ingest.Batch) error) (ingest.State, error) {
-	t.loaded = nil
 	matched, err := t.match(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return t.each(ctx, req, matched, func(f Object) error { return t.readFile(ctx, f, emit) })
+}
+
+// ReadCSV hands the loader each file Read would read, undecoded, when they
+// are all CSV with one-byte delimiter and quote (see ingest.CSVSource).
+func (t *Table) ReadCSV(ctx context.Context, req ingest.ReadRequest, file func(ingest.CSVFile) error) (ingest.State, bool, error) {
+	if t.csv.delimiter >= utf8.RuneSelf || t.csv.quote >= utf8.RuneSelf {
+		return nil, false, nil
+	}
+	matched, err := t.match(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	for _, f := range matched {
+		if format, _, err := t.formatOf(f.Path); err != nil || format != "csv" {
+			return nil, false, nil
+		}
+	}
+	st, err := t.each(ctx, req, matched, func(f Object) error {
+		return t.openFile(ctx, f, func(r io.Reader, opts csvOptions) error {
+			return file(ingest.CSVFile{
+				Name: f.Path, Delimiter: byte(opts.delimiter), Quote: byte(opts.quote),
+				Header: opts.header, Null: opts.nullString, Names: headerNames, Body: r,
+			})
+		})
+	})
+	return st, true, err
+}
+
+// each calls read for every matched file to load and returns the state.
+func (t *Table) each(ctx context.Context, req ingest.ReadRequest, matched []Object, read func(Object) error) (ingest.State, error) {
+	t.loaded = nil
 	seen := map[string]map[string]any{}
 	newOnly := req.Mode == ingest.ModeAppend || req.Mode == ingest.ModeMerge || (req.Mode == "" && t.appendOnly)
 	if newOnly && !req.Full {
@@ -128,7 +160,7 @@ func (t *Table) Read(ctx context.Context, req ingest.ReadRequest, emit func(inge
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := t.readFile(ctx, f, emit); err != nil {
+		if err := read(f); err != nil {
 			return nil, err
 		}
 		delete(seen, f.Path)
@@ -281,31 +313,15 @@ func (t *Table) readFile(ctx context.Context, f Object, emit func(ingest.Batch) 
 		return fmt.Errorf("opening %s: %w", name, err)
 	}
 	defer rc.Close()
-	var r io.Reader = rc
-	switch compression {
-	case "gzip":
-		gz, err := gzip.NewReader(rc)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		defer gz.Close()
-		r = gz
-	case "zstd":
-		zr, err := zstd.NewReader(rc)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		defer zr.Close()
-		r = zr
+	r, closeDec, err := decompress(rc, compression)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
 	}
+	defer closeDec()
 	b := &batcher{ctx: ctx, file: f.Path, emit: emit}
 	switch format {
 	case "csv":
-		opts := t.csv
-		if !opts.delimiterSet && strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(f.Path), ".gz"), ".zst"), ".tsv") {
-			opts.delimiter = '\t'
-		}
-		err = readCSV(r, name, opts, b)
+		err = readCSV(r, name, t.csvOptionsFor(f.Path), b)
 	case "jsonl":
 		err = readJSONLines(r, name, b)
 	case "json":
@@ -327,6 +343,58 @@ func (t *Table) readFile(ctx context.Context, f Object, emit func(ingest.Batch) 
 		return err
 	}
 	return b.flush()
+}
+
+// csvOptionsFor is the table's CSV dialect for one file (tab-separated for
+// .tsv unless a delimiter is set).
+func (t *Table) csvOptionsFor(name string) csvOptions {
+	opts := t.csv
+	if !opts.delimiterSet && strings.HasSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(name), ".gz"), ".zst"), ".tsv") {
+		opts.delimiter = '\t'
+	}
+	return opts
+}
+
+// openFile opens one CSV file, decompressed, for the CSV fast path.
+func (t *Table) openFile(ctx context.Context, f Object, use func(io.Reader, csvOptions) error) error {
+	name := t.store.Describe(f.Path)
+	_, compression, err := t.formatOf(f.Path)
+	if err != nil {
+		return err
+	}
+	rc, err := t.store.Open(ctx, f)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", name, err)
+	}
+	defer rc.Close()
+	r, closeDec, err := decompress(rc, compression)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	defer closeDec()
+	if err := use(r, t.csvOptionsFor(f.Path)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// decompress wraps r by compression ("", gzip, zstd).
+func decompress(r io.Reader, compression string) (io.Reader, func(), error) {
+	switch compression {
+	case "gzip":
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return gz, func() { gz.Close() }, nil
+	case "zstd":
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return r, func() {}, nil
 }
 
 // spool copies r to a temporary file, open at its start.
