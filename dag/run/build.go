@@ -25,6 +25,10 @@ type Builder struct {
 	CheckSQL bool
 	// Ingest loads source tables that declare `ingest:` (nil: none do).
 	Ingest *Ingester
+	// Progress, when set, hears how far each running load is: rows and
+	// bytes read so far, at most every ProgressEvery per load. It may be
+	// called from several goroutines at once.
+	Progress func(id string, rows, bytes int64)
 }
 
 // compileLate compiles a node whose SQL depends on execute-time information,

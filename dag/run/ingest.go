@@ -282,6 +282,9 @@ func (b *Builder) load(ctx context.Context, n *compiler.Node, spec *compiler.Ing
 		}
 		opts.Lookback = d
 	}
+	if b.Progress != nil {
+		opts.Progress = throttle(ProgressEvery, func(rows, bytes int64) { b.Progress(n.UniqueID, rows, bytes) })
+	}
 	rel := adapters.Relation{Database: n.Database, Schema: n.Schema, Identifier: n.Alias}
 	res, err := ingest.Load(ctx, b.Warehouse, rel, table, opts)
 	if err != nil {
@@ -294,5 +297,25 @@ func (b *Builder) load(ctx context.Context, n *compiler.Node, spec *compiler.Ing
 	if res.Rejected > 0 {
 		msg += fmt.Sprintf(", %d rejected", res.Rejected)
 	}
-	return Outcome{Status: StatusSuccess, Message: msg, RowsAffected: res.Inserted + res.Updated, Code: strings.ToUpper(res.Mode)}
+	return Outcome{Status: StatusSuccess, Message: msg, RowsAffected: res.Inserted + res.Updated, Bytes: res.Bytes, Code: strings.ToUpper(res.Mode)}
+}
+
+// ProgressEvery is how often a load reports its progress.
+const ProgressEvery = 500 * time.Millisecond
+
+// throttle calls f at most once per every; calls in between are dropped.
+func throttle(every time.Duration, f func(rows, bytes int64)) func(rows, bytes int64) {
+	var mu sync.Mutex
+	var last time.Time
+	return func(rows, bytes int64) {
+		mu.Lock()
+		now := time.Now()
+		if now.Sub(last) < every {
+			mu.Unlock()
+			return
+		}
+		last = now
+		mu.Unlock()
+		f(rows, bytes)
+	}
 }

@@ -35,7 +35,9 @@ type Outcome struct {
 	Message      string // e.g. "SELECT 99", or the error text
 	Err          error
 	RowsAffected int64
-	Code         string
+	// Bytes is how much a raw-ingest load read (approximate).
+	Bytes int64
+	Code  string
 	// Failures is the number of failing rows of a data test.
 	Failures   int64
 	Started    time.Time

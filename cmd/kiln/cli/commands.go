@@ -196,6 +196,7 @@ func (a *app) execute(command string) error {
 	}
 	b := &run.Builder{Compiler: s.compiler, Warehouse: wh, FullRefresh: a.f.fullRefresh, Seeds: seeds, CheckSQL: s.target.Profile.Type == "postgres", Ingest: ingester}
 	out := a.newPrinter(s)
+	b.Progress = out.progress
 	if err := a.runHooks(s, wh, false, nil); err != nil {
 		return &exitError{code: ExitFailed, err: err}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,5 +101,75 @@ sources:
 		if !strings.Contains(errb, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb)
 		}
+	}
+}
+
+// TestIngestBadRows loads a CSV with a malformed record: by default the
+// load fails at the record's file:line and nothing is written; with
+// on_bad_rows: skip the good rows load and the bad one lands in
+// <table>__kiln_rejects with its reason. JSON logs carry progress events.
+func TestIngestBadRows(t *testing.T) {
+	dir := t.TempDir()
+	sources := func(onBad string) string {
+		return `version: 2
+sources:
+  - name: raw
+    schema: raw
+    ingest:
+      connector: files
+      path: raw
+    tables:
+      - name: orders
+        ingest: {path: orders.csv` + onBad + `}
+`
+	}
+	writeFiles(t, dir, map[string]string{
+		"dbt_project.yml":    "name: ing\n",
+		"raw/orders.csv":     "id,name\n1,a\n2,b,extra\n3,c\n",
+		"models/sources.yml": sources(""),
+	})
+	code, out, errb := kiln(t, "ingest", "--project-dir", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errb)
+	}
+	for _, want := range []string{"models/sources.yml:9", "raw/orders.csv:3", "expected 2 fields, found 3"} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+	q := duckQuerier(filepath.Join(dir, "warehouse.duckdb"))
+	if got := q(t, "select count(*) from information_schema.tables where table_schema = 'raw'"); got != "0" {
+		t.Errorf("a failed load left %s tables in raw", got)
+	}
+
+	writeFiles(t, dir, map[string]string{"models/sources.yml": sources(", on_bad_rows: skip")})
+	code, out, errb = kiln(t, "ingest", "--project-dir", dir, "--log-format", "json")
+	if code != 0 {
+		t.Fatalf("skip: exit %d\n%s\n%s", code, out, errb)
+	}
+	var progress, finish map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		switch ev["event"] {
+		case "node_progress":
+			progress = ev
+		case "node_finish":
+			finish = ev
+		}
+	}
+	if progress == nil || progress["unique_id"] != "source.ing.raw.orders" || progress["rows"].(float64) != 2 {
+		t.Errorf("progress event = %v, want 2 rows of source.ing.raw.orders", progress)
+	}
+	if finish == nil || finish["message"] != "REPLACE 2, 1 rejected" || finish["bytes"].(float64) <= 0 {
+		t.Errorf("finish event = %v", finish)
+	}
+	if got := q(t, "select string_agg(cast(id as varchar), ',' order by id) from raw.orders"); got != "1,3" {
+		t.Errorf("orders ids = %s, want 1,3", got)
+	}
+	if got := q(t, `select "where" || ' ' || reason || ' ' || raw from raw.orders__kiln_rejects`); !strings.HasSuffix(got, "/raw/orders.csv:3 expected 2 fields, found 3 2,b,extra") {
+		t.Errorf("rejects = %q", got)
 	}
 }

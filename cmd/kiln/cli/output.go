@@ -21,17 +21,31 @@ type printer struct {
 	s     *session
 	json  bool
 	color bool
+	tty   bool // stdout is a terminal: show a live status line of running loads
 	mu    sync.Mutex
+	// loads are the raw-ingest loads running, for the status line.
+	loads      map[string]*loadProgress
+	statusLine bool // a status line is on screen
+}
+
+// loadProgress is how far one running load is.
+type loadProgress struct {
+	started     time.Time
+	rows, bytes int64
 }
 
 func (a *app) newPrinter(s *session) *printer {
-	return &printer{a: a, s: s, json: a.f.logFormat == "json", color: useColor(a.stdout, a.env)}
+	return &printer{a: a, s: s, json: a.f.logFormat == "json", color: useColor(a.stdout, a.env), tty: isTerminal(a.stdout), loads: map[string]*loadProgress{}}
 }
 
 func useColor(w io.Writer, env map[string]string) bool {
 	if _, ok := env["NO_COLOR"]; ok {
 		return false
 	}
+	return isTerminal(w)
+}
+
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -93,9 +107,96 @@ func dots(left, right string) string {
 	return left + " " + strings.Repeat(".", n) + " " + right
 }
 
+// progress hears a running load's rows and bytes so far: a JSON event, or
+// on a terminal the status line under the run's output.
+func (p *printer) progress(id string, rows, bytes int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	lp := p.loads[id]
+	if lp == nil {
+		lp = &loadProgress{started: time.Now()}
+		p.loads[id] = lp
+	}
+	lp.rows, lp.bytes = rows, bytes
+	if p.json {
+		n := p.s.compiler.Node(id)
+		p.emitJSON(map[string]any{"event": "node_progress", "unique_id": id, "name": n.Name, "rows": rows, "bytes": bytes,
+			"rows_per_second": lp.rate(), "elapsed": time.Since(lp.started).Seconds()})
+		return
+	}
+	if p.tty {
+		p.drawStatus()
+	}
+}
+
+func (lp *loadProgress) rate() float64 {
+	if s := time.Since(lp.started).Seconds(); s > 0 {
+		return float64(lp.rows) / s
+	}
+	return 0
+}
+
+// drawStatus rewrites the status line: each running load's rows, bytes
+// and rows/s.
+func (p *printer) drawStatus() {
+	ids := make([]string, 0, len(p.loads))
+	for id := range p.loads {
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		p.clearStatus()
+		return
+	}
+	sort.Strings(ids)
+	parts := make([]string, 0, len(ids))
+	for _, id := range ids {
+		lp, n := p.loads[id], p.s.compiler.Node(id)
+		parts = append(parts, fmt.Sprintf("%s.%s %d rows, %s, %.0f rows/s", n.SourceName, n.Name, lp.rows, humanBytes(lp.bytes), lp.rate()))
+	}
+	line := "  loading " + strings.Join(parts, " | ")
+	if len(line) > 160 {
+		line = line[:157] + "..."
+	}
+	fmt.Fprint(p.a.stdout, "\r\x1b[K"+line)
+	p.statusLine = true
+}
+
+func (p *printer) clearStatus() {
+	if p.statusLine {
+		fmt.Fprint(p.a.stdout, "\r\x1b[K")
+		p.statusLine = false
+	}
+}
+
+// humanBytes spells a byte count: 512 B, 12.3 kB, 4.5 MB, 1.2 GB.
+func humanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, suffix := float64(n), "kMGTP"
+	i := -1
+	for f >= unit && i < len(suffix)-1 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %cB", f, suffix[i])
+}
+
 func (p *printer) event(e run.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if e.Kind == run.EventFinish {
+		delete(p.loads, e.ID)
+	}
+	if !p.json {
+		p.clearStatus()
+		defer func() {
+			if len(p.loads) > 0 && p.tty {
+				p.drawStatus()
+			}
+		}()
+	}
 	n := p.s.compiler.Node(e.ID)
 	if p.json {
 		v := map[string]any{"event": "node_" + string(e.Kind), "unique_id": e.ID, "index": e.Index, "total": e.Total, "name": n.Name, "resource_type": n.Type, "materialized": n.Materialized()}
@@ -104,6 +205,9 @@ func (p *printer) event(e run.Event) {
 			v["message"] = e.Outcome.Message
 			v["execution_time"] = e.Outcome.Elapsed.Seconds()
 			v["rows_affected"] = e.Outcome.RowsAffected
+			if n.Type == compiler.Source {
+				v["bytes"] = e.Outcome.Bytes
+			}
 			if n.Type == compiler.Test {
 				v["failures"] = e.Outcome.Failures
 			}
@@ -131,7 +235,7 @@ func (p *printer) event(e run.Event) {
 		}
 		detail := o.Message
 		if n.Type == compiler.Source && o.Elapsed > 0 {
-			detail += fmt.Sprintf(", %.0f rows/s", float64(o.RowsAffected)/o.Elapsed.Seconds())
+			detail += fmt.Sprintf(", %s, %.0f rows/s", humanBytes(o.Bytes), float64(o.RowsAffected)/o.Elapsed.Seconds())
 		}
 		fmt.Fprintln(p.a.stdout, dots(fmt.Sprintf("%s %s", prefix, p.paint("32", verb)), fmt.Sprintf("[%s in %.2fs]", detail, o.Elapsed.Seconds())))
 	case run.StatusError:
