@@ -227,8 +227,15 @@ func (in *Ingester) source(ctx context.Context, n *compiler.Node, spec *compiler
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := cfg.Values["path"].(string); ok && conn.Name == "files" && p != "" && !filepath.IsAbs(p) {
-		cfg.Values["path"] = filepath.Join(in.Root, p)
+	// Local paths are relative to the project folder: the files
+	// connector's folder, and key and known_hosts files of the others.
+	for _, k := range []string{"path", "credentials_file", "private_key_file", "known_hosts"} {
+		if k == "path" && conn.Name != "files" {
+			continue
+		}
+		if p, ok := cfg.Values[k].(string); ok && p != "" && !filepath.IsAbs(p) && !strings.HasPrefix(p, "~") {
+			cfg.Values[k] = filepath.Join(in.Root, p)
+		}
 	}
 	s, err := conn.Open(ctx, cfg)
 	if err != nil {

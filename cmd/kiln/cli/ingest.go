@@ -2,16 +2,22 @@ package cli
 
 import (
 	"github.com/kilnhq/kiln/adapters/ingest"
+	"github.com/kilnhq/kiln/adapters/ingest/bigquery"
 	"github.com/kilnhq/kiln/adapters/ingest/files"
+	"github.com/kilnhq/kiln/adapters/ingest/gsheets"
 	"github.com/kilnhq/kiln/adapters/ingest/httpsource"
 	"github.com/kilnhq/kiln/adapters/ingest/pgsource"
+	"github.com/kilnhq/kiln/adapters/ingest/s3source"
 	"github.com/kilnhq/kiln/compiler"
 	"github.com/kilnhq/kiln/dag/run"
 )
 
 // connectors is the registry of raw-ingest connectors kiln ships.
 func connectors() *ingest.Registry {
-	return ingest.NewRegistry(files.Connector(), httpsource.Connector(nil), pgsource.Connector())
+	return ingest.NewRegistry(
+		files.Connector(), httpsource.Connector(nil), pgsource.Connector(),
+		s3source.Connector(), gsheets.Connector(), bigquery.Connector(),
+	)
 }
 
 // ingester sets up loading for the sources of s.
