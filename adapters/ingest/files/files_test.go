@@ -330,3 +330,33 @@ func TestBatchesAreBounded(t *testing.T) {
 }
 
 func mkdir(p string) error { return os.MkdirAll(p, 0o755) }
+
+// TestPathForms reads a file, a folder, a glob in path and a glob key.
+func TestPathForms(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "events/a.jsonl", `{"id": 1}`+"\n")
+	write(t, dir, "events/b.jsonl", `{"id": 2}`+"\n")
+	write(t, dir, "events/old/c.jsonl", `{"id": 3}`+"\n")
+	write(t, dir, "events_x.jsonl", `{"id": 4}`+"\n")
+	for _, c := range []struct {
+		cfg  map[string]any
+		want string
+	}{
+		{map[string]any{"path": "events/a.jsonl"}, "[events/a.jsonl]"},
+		{map[string]any{"path": "events"}, "[events/a.jsonl events/b.jsonl events/old/c.jsonl]"},
+		{map[string]any{"path": "events/*.jsonl"}, "[events/a.jsonl events/b.jsonl]"},
+		{map[string]any{"glob": "**/*.jsonl"}, "[events/a.jsonl events/b.jsonl events/old/c.jsonl events_x.jsonl]"},
+	} {
+		tbl := openTable(t, dir, c.cfg)
+		var got []string
+		if _, err := tbl.Read(ctx, ingest.ReadRequest{}, func(b ingest.Batch) error {
+			got = append(got, b.File)
+			return nil
+		}); err != nil {
+			t.Fatalf("%v: %v", c.cfg, err)
+		}
+		if fmt.Sprint(got) != c.want {
+			t.Errorf("%v read %v, want %s", c.cfg, got, c.want)
+		}
+	}
+}

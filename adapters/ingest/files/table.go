@@ -52,7 +52,8 @@ func NewTable(_ context.Context, store Store, cfg ingest.Config) (*Table, error)
 	case g != "":
 		t.pattern, t.isGlob = g, true
 	default:
-		t.pattern = p
+		// A path with glob characters is a glob.
+		t.pattern, t.isGlob = p, hasMeta(p)
 	}
 	t.pattern = strings.TrimPrefix(path.Clean(strings.ReplaceAll(t.pattern, `\`, "/")), "/")
 	if t.pattern == "." {
