@@ -169,7 +169,17 @@ func (t *Table) each(ctx context.Context, req ingest.ReadRequest, matched []Obje
 		t.loaded = append(t.loaded, f)
 	}
 	if newOnly {
-		for _, m := range seen {
+		listed := make(map[string]bool, len(matched))
+		for _, f := range matched {
+			listed[f.Path] = true
+		}
+		for p, m := range seen {
+			// Files moved away after their load (after_load move_to) are
+			// forgotten once they are no longer listed; otherwise a file
+			// seen once stays in the state.
+			if t.exclude != "" && !listed[p] {
+				continue
+			}
 			loaded = append(loaded, m)
 		}
 		sort.Slice(loaded, func(i, j int) bool {

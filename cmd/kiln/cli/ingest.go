@@ -4,10 +4,12 @@ import (
 	"github.com/kilnhq/kiln/adapters/ingest"
 	"github.com/kilnhq/kiln/adapters/ingest/bigquery"
 	"github.com/kilnhq/kiln/adapters/ingest/files"
+	"github.com/kilnhq/kiln/adapters/ingest/ftpsource"
 	"github.com/kilnhq/kiln/adapters/ingest/gsheets"
 	"github.com/kilnhq/kiln/adapters/ingest/httpsource"
 	"github.com/kilnhq/kiln/adapters/ingest/pgsource"
 	"github.com/kilnhq/kiln/adapters/ingest/s3source"
+	"github.com/kilnhq/kiln/adapters/ingest/sftpsource"
 	"github.com/kilnhq/kiln/compiler"
 	"github.com/kilnhq/kiln/dag/run"
 )
@@ -16,7 +18,8 @@ import (
 func connectors() *ingest.Registry {
 	return ingest.NewRegistry(
 		files.Connector(), httpsource.Connector(nil), pgsource.Connector(),
-		s3source.Connector(), gsheets.Connector(), bigquery.Connector(),
+		s3source.Connector(), sftpsource.Connector(), ftpsource.Connector(),
+		gsheets.Connector(), bigquery.Connector(),
 	)
 }
 
