@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,6 +229,9 @@ type load struct {
 	// fastCSV allows staging CSV files with the warehouse's own parser
 	// (see csvfast.go).
 	fastCSV bool
+	// lateLoadedAt leaves the loaded-at column out of the staging table
+	// until the pass-through copy is done.
+	lateLoadedAt bool
 }
 
 func (l *load) run(ctx context.Context, t Table) error {
@@ -277,6 +281,11 @@ func (l *load) run(ctx context.Context, t Table) error {
 			return err
 		}
 	}
+	cs, passOK := l.canPassThrough(t)
+	// A pass-through copy writes the source's columns only; the loaded-at
+	// column is added afterwards, with a constant default Postgres keeps
+	// without rewriting the rows.
+	l.lateLoadedAt = passOK
 	if len(l.cols) > 0 {
 		if err := l.createStage(ctx); err != nil {
 			return err
@@ -284,7 +293,7 @@ func (l *load) run(ctx context.Context, t Table) error {
 	}
 	var connState State
 	handled := false
-	if cs, ok := l.canPassThrough(t); ok {
+	if passOK {
 		if handled, err = l.passThrough(ctx, cs, req); err != nil {
 			return err
 		}
@@ -578,7 +587,11 @@ func rejectColumnsDDL(d adapters.Dialect) string {
 
 // createStage creates the staging table with the columns known so far.
 func (l *load) createStage(ctx context.Context) error {
-	if _, err := l.exec(ctx, l.wh, "create table "+l.d.Render(l.stage)+" (\n  "+strings.Join(l.columnsDDL(), ",\n  ")+"\n)"); err != nil {
+	cols := l.columnsDDL()
+	if l.lateLoadedAt {
+		cols = slices.DeleteFunc(cols, func(c string) bool { return strings.HasPrefix(c, l.d.QuoteIdent(LoadedAtColumn)+" ") })
+	}
+	if _, err := l.exec(ctx, l.wh, "create table "+l.d.Render(l.stage)+" (\n  "+strings.Join(cols, ",\n  ")+"\n)"); err != nil {
 		return err
 	}
 	l.staged = true

@@ -53,17 +53,17 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 		l.stageTx = tx
 	}
 	loader, ok := l.stageTx.(adapters.CopyTextLoader)
+	addLoadedAt := "alter table " + l.d.Render(l.stage) + " add column " + l.d.QuoteIdent(LoadedAtColumn) + " " + l.d.TypeName("timestamp")
 	if !ok {
+		l.lateLoadedAt = false
+		if _, err := l.exec(ctx, l.wh, addLoadedAt); err != nil {
+			return true, err
+		}
 		return false, nil
 	}
 	names := make([]string, len(l.cols))
 	for i, c := range l.cols {
 		names[i] = c.name
-	}
-	// _kiln_loaded_at comes from a column default set for the copy only.
-	loaded := l.d.QuoteIdent(LoadedAtColumn)
-	if _, err := l.exec(ctx, l.stageTx, "alter table "+l.d.Render(l.stage)+" alter column "+loaded+" set default "+timestampLiteral(l.loadedAt)); err != nil {
-		return true, err
 	}
 
 	srcCtx, cancel := context.WithCancel(ctx)
@@ -97,6 +97,14 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 	l.rows += n
 	l.res.Bytes += counter.bytes.Load()
 	l.res.PassThrough = true
+	// _kiln_loaded_at: a column added with a constant default is not
+	// written into each row (Postgres stores the value once); dropping the
+	// default then keeps it for the rows already there.
+	l.lateLoadedAt = false
+	loaded := l.d.QuoteIdent(LoadedAtColumn)
+	if _, err := l.exec(ctx, l.stageTx, addLoadedAt+" default "+timestampLiteral(l.loadedAt)); err != nil {
+		return true, err
+	}
 	if _, err := l.exec(ctx, l.stageTx, "alter table "+l.d.Render(l.stage)+" alter column "+loaded+" drop default"); err != nil {
 		return true, err
 	}
