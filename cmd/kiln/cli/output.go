@@ -150,15 +150,26 @@ func (p *printer) drawStatus() {
 	sort.Strings(ids)
 	parts := make([]string, 0, len(ids))
 	for _, id := range ids {
-		lp, n := p.loads[id], p.s.compiler.Node(id)
-		parts = append(parts, fmt.Sprintf("%s.%s %d rows, %s, %.0f rows/s", n.SourceName, n.Name, lp.rows, humanBytes(lp.bytes), lp.rate()))
+		n := p.s.compiler.Node(id)
+		parts = append(parts, n.SourceName+"."+n.Name+" "+p.loads[id].String())
 	}
+	fmt.Fprint(p.a.stdout, statusLine(parts))
+	p.statusLine = true
+}
+
+// String spells a load's progress for the status line.
+func (lp *loadProgress) String() string {
+	return fmt.Sprintf("%d rows, %s, %.0f rows/s", lp.rows, humanBytes(lp.bytes), lp.rate())
+}
+
+// statusLine is the terminal status line of the running loads: it returns
+// to the start of the line, clears it and writes at most 160 characters.
+func statusLine(parts []string) string {
 	line := "  loading " + strings.Join(parts, " | ")
 	if len(line) > 160 {
 		line = line[:157] + "..."
 	}
-	fmt.Fprint(p.a.stdout, "\r\x1b[K"+line)
-	p.statusLine = true
+	return "\r\x1b[K" + line
 }
 
 func (p *printer) clearStatus() {
