@@ -363,7 +363,9 @@ func dial(ctx context.Context, set *settings) (*conn, error) {
 		switch {
 		case keyErr != nil:
 			return nil, keyErr
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded):
+			// The connection's deadline can fire a hair before the
+			// context's own timer: both mean the timeout passed.
 			return nil, interrupted(ctx, set)
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fmt.Errorf("sftp: authentication failed for user %s at %s (tried %s)", set.user, addr, set.authNames)
@@ -395,7 +397,7 @@ func dial(ctx context.Context, set *settings) (*conn, error) {
 
 // interrupted explains a connection attempt its context ended.
 func interrupted(ctx context.Context, set *settings) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("sftp: connecting to %s: timed out after %s", set.addr(), set.timeout)
 	}
 	return fmt.Errorf("sftp: connecting to %s: %w", set.addr(), ctx.Err())
