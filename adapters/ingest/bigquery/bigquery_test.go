@@ -517,13 +517,10 @@ func loadItems(wh adapters.Warehouse, tbl ingest.Table, name string, opts ingest
 	return ingest.Load(context.Background(), wh, ingesttest.Rel(wh, "raw_bq", name), tbl, opts)
 }
 
+// names lists the id and name columns of raw_bq.<name>.
 func names(t *testing.T, wh adapters.Warehouse, name string) string {
-	rows := ingesttest.Query(t, wh, "select cast(id as bigint), name from "+wh.Dialect().Render(ingesttest.Rel(wh, "raw_bq", name))+" order by 1")
-	var out []string
-	for _, r := range rows {
-		out = append(out, r[0]+":"+r[1])
-	}
-	return strings.Join(out, " ")
+	t.Helper()
+	return ingesttest.Names(t, wh, ingesttest.Rel(wh, "raw_bq", name))
 }
 
 // checkUnchanged asserts that a failed load left the rows of step 0 and

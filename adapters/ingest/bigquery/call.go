@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
+
+	"github.com/kilnhq/kiln/adapters/ingest"
 )
 
 // excerptLen is how much of a response body an error quotes.
@@ -108,9 +109,9 @@ func retry[T any](ctx context.Context, s *Source, call string, f func(context.Co
 			return zero, ae
 		}
 		if wait <= 0 {
-			wait = s.backoff(attempt)
+			wait = ingest.Backoff(attempt, s.cfg.retryWait, maxRetryWait)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := ingest.Sleep(ctx, wait); err != nil {
 			return zero, fmt.Errorf("%w (stopped waiting to retry: %w)", ae, err)
 		}
 	}
@@ -136,9 +137,9 @@ func (s *Source) classify(call string, err error) (*APIError, bool, time.Duratio
 		if ae.Message == "" {
 			ae.Message = excerpt(gerr.Body)
 		}
-		var wait time.Duration
-		if ra, ok := retryAfter(gerr.Header.Get("Retry-After")); ok {
-			wait = ra
+		var wait time.Duration // the server's Retry-After, capped at maxRetryWait
+		if ra, ok := ingest.RetryAfter(gerr.Header.Get("Retry-After"), time.Now()); ok {
+			wait = min(ra, maxRetryWait)
 		}
 		switch {
 		case gerr.Code == http.StatusTooManyRequests, gerr.Code >= 500:
@@ -205,43 +206,6 @@ func retryable(err error) bool {
 	}
 	var cert *tls.CertificateVerificationError
 	return !errors.As(err, &cert)
-}
-
-// backoff is the wait before retry number attempt (1-based): retry_wait
-// doubled per attempt, capped at 30s, the upper half jittered.
-func (s *Source) backoff(attempt int) time.Duration {
-	d := s.cfg.retryWait
-	for i := 1; i < attempt && d < maxRetryWait; i++ {
-		d *= 2
-	}
-	d = min(d, maxRetryWait)
-	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
-	}
-	return d
-}
-
-// retryAfter reads a Retry-After header in seconds, capped at 30s.
-func retryAfter(v string) (time.Duration, bool) {
-	secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || secs < 0 {
-		return 0, false
-	}
-	return min(time.Duration(min(secs, 1<<20))*time.Second, maxRetryWait), true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // excerpt is the start of s on one line, cut at a rune boundary.

@@ -129,23 +129,13 @@ func parseSourceConfig(cfg ingest.Config) (sourceConfig, error) {
 	if sc.retries > 100 {
 		r.Errorf("retries", "must be at most 100")
 	}
-	if ep := r.Str("endpoint", false, ""); ep != "" {
-		u, err := url.Parse(ep)
-		switch {
-		case err != nil:
-			r.Errorf("endpoint", "%v", err)
-		case u.Scheme != "http" && u.Scheme != "https":
-			r.Errorf("endpoint", "%q must start with http:// or https://", ep)
-		case u.Host == "":
-			r.Errorf("endpoint", "%q has no host", ep)
-		default:
-			if u.Path == "" || u.Path == "/" {
-				u.Path = "/bigquery/v2/"
-			} else if !strings.HasSuffix(u.Path, "/") {
-				u.Path += "/"
-			}
-			sc.endpoint = u.String()
+	if _, u := r.HTTPURL("endpoint", false); u != nil {
+		if u.Path == "" || u.Path == "/" {
+			u.Path = "/bigquery/v2/"
+		} else if !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
 		}
+		sc.endpoint = u.String()
 	}
 	keyJSON := r.Str("credentials_json", false, "")
 	keyFile := r.Str("credentials_file", false, "")

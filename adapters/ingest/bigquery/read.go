@@ -308,7 +308,7 @@ func (t *Table) fetch(ctx context.Context, sql string, params []*bq.QueryParamet
 			return err
 		}
 		if !res.complete && time.Since(start) < time.Second {
-			if err := sleep(ctx, wait); err != nil {
+			if err := ingest.Sleep(ctx, wait); err != nil {
 				return err
 			}
 		}

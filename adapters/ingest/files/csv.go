@@ -40,7 +40,7 @@ func csvConfig(cfg ingest.Config) (csvOptions, error) {
 		}
 		r, size := utf8.DecodeRuneInString(s)
 		if size != len(s) || r == '\n' || r == '\r' || r == utf8.RuneError {
-			return o, fmt.Errorf("%s%s must be one character, not %q", at(cfg, k.key), k.key, s)
+			return o, fmt.Errorf("%s%s must be one character, not %q", cfg.At(k.key), k.key, s)
 		}
 		*k.dst = r
 		if k.key == "delimiter" {
@@ -48,7 +48,7 @@ func csvConfig(cfg ingest.Config) (csvOptions, error) {
 		}
 	}
 	if o.delimiter == o.quote {
-		return o, fmt.Errorf("%sdelimiter and quote must differ", at(cfg, "quote"))
+		return o, fmt.Errorf("%sdelimiter and quote must differ", cfg.At("quote"))
 	}
 	var err error
 	if o.header, err = boolean(cfg, "header", true); err != nil {

@@ -51,10 +51,10 @@ func open(_ context.Context, cfg ingest.Config) (ingest.Source, error) {
 	}
 	info, err := os.Stat(base)
 	if err != nil {
-		return nil, fmt.Errorf("%sfiles source path: %w", at(cfg, "path"), err)
+		return nil, fmt.Errorf("%sfiles source path: %w", cfg.At("path"), err)
 	}
 	if !info.IsDir() {
-		return nil, fmt.Errorf("%sfiles source path %s is not a folder", at(cfg, "path"), base)
+		return nil, fmt.Errorf("%sfiles source path %s is not a folder", cfg.At("path"), base)
 	}
 	return &source{base: base}, nil
 }
@@ -144,16 +144,6 @@ func (b *batcher) flush() error {
 
 // Configuration helpers.
 
-func at(cfg ingest.Config, key string) string {
-	if cfg.Pos == nil {
-		return ""
-	}
-	if p := cfg.Pos(key); p != "" {
-		return p + ": "
-	}
-	return ""
-}
-
 func str(cfg ingest.Config, key, def string) (string, error) {
 	v, ok := cfg.Values[key]
 	if !ok || v == nil {
@@ -161,7 +151,7 @@ func str(cfg ingest.Config, key, def string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("%s%s must be a string, not %v", at(cfg, key), key, v)
+		return "", fmt.Errorf("%s%s must be a string, not %v", cfg.At(key), key, v)
 	}
 	return s, nil
 }
@@ -173,7 +163,7 @@ func boolean(cfg ingest.Config, key string, def bool) (bool, error) {
 	}
 	b, ok := v.(bool)
 	if !ok {
-		return false, fmt.Errorf("%s%s must be true or false, not %v", at(cfg, key), key, v)
+		return false, fmt.Errorf("%s%s must be true or false, not %v", cfg.At(key), key, v)
 	}
 	return b, nil
 }

@@ -1,8 +1,6 @@
 package files_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/kilnhq/kiln/adapters"
 	"github.com/kilnhq/kiln/adapters/ingest"
@@ -28,23 +23,7 @@ func write(t *testing.T, dir, name, content string) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data := []byte(content)
-	switch {
-	case strings.HasSuffix(name, ".gz"):
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		_, _ = w.Write(data)
-		_ = w.Close()
-		data = b.Bytes()
-	case strings.HasSuffix(name, ".zst"):
-		w, err := zstd.NewWriter(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data = w.EncodeAll(data, nil)
-		_ = w.Close()
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	if err := os.WriteFile(p, ingesttest.Compress(t, name, []byte(content)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -63,55 +42,10 @@ func openTable(t *testing.T, dir string, cfg map[string]any) ingest.Table {
 	return tbl
 }
 
-func stepCSV(step int) string {
-	s := ingesttest.Steps[step]
-	var b strings.Builder
-	b.WriteString(strings.Join(s.Columns, ",") + "\n")
-	for _, r := range s.Rows {
-		var f []string
-		for _, v := range r {
-			switch x := v.(type) {
-			case nil:
-				f = append(f, "")
-			case time.Time:
-				f = append(f, x.Format("2006-01-02T15:04:05.999999Z"))
-			default:
-				f = append(f, fmt.Sprint(x))
-			}
-		}
-		b.WriteString(strings.Join(f, ",") + "\n")
-	}
-	return b.String()
-}
-
-func stepJSONL(step int) string {
-	s := ingesttest.Steps[step]
-	var b strings.Builder
-	for _, r := range s.Rows {
-		var f []string
-		for i, v := range r {
-			var enc string
-			switch x := v.(type) {
-			case nil:
-				enc = "null"
-			case string:
-				enc = fmt.Sprintf("%q", x)
-			case time.Time:
-				enc = `"` + x.Format(time.RFC3339Nano) + `"`
-			default:
-				enc = fmt.Sprint(x)
-			}
-			f = append(f, fmt.Sprintf("%q: %s", s.Columns[i], enc))
-		}
-		b.WriteString("{" + strings.Join(f, ", ") + "}\n")
-	}
-	return b.String()
-}
-
 func TestConformanceCSV(t *testing.T) {
 	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
 		dir := t.TempDir()
-		write(t, dir, "items.csv", stepCSV(step))
+		write(t, dir, "items.csv", ingesttest.StepCSV(step))
 		return openTable(t, dir, map[string]any{"path": "items.csv"})
 	})
 }
@@ -119,27 +53,9 @@ func TestConformanceCSV(t *testing.T) {
 func TestConformanceJSONLinesZstd(t *testing.T) {
 	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
 		dir := t.TempDir()
-		write(t, dir, "items.jsonl.zst", stepJSONL(step))
+		write(t, dir, "items.jsonl.zst", ingesttest.StepJSONL(step))
 		return openTable(t, dir, map[string]any{"path": "items.jsonl.zst"})
 	})
-}
-
-func query(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, sel string) string {
-	t.Helper()
-	var out []string
-	for _, r := range ingesttest.Query(t, wh, "select "+sel+" from "+wh.Dialect().Render(dest)+" order by 1") {
-		out = append(out, strings.Join(r, "|"))
-	}
-	return strings.Join(out, " ")
-}
-
-func load(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, tbl ingest.Table, opts ingest.LoadOptions) ingest.Result {
-	t.Helper()
-	res, err := ingest.Load(ctx, wh, dest, tbl, opts)
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	return res
 }
 
 func TestFormats(t *testing.T) {
@@ -157,32 +73,32 @@ func TestFormats(t *testing.T) {
 
 	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
 		dest := ingesttest.Rel(wh, "raw", "semi")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "semi.csv", "delimiter": ";", "quote": "'", "null_string": "NA"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, name, note, _kiln_file"), "1|a;b|NULL|semi.csv 2|it's|x|semi.csv"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"path": "semi.csv", "delimiter": ";", "quote": "'", "null_string": "NA"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, name, note, _kiln_file"), "1|a;b|NULL|semi.csv 2|it's|x|semi.csv"; got != want {
 			t.Errorf("csv options: %s, want %s", got, want)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "nohead")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "nohead.tsv.gz", "header": false}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "column_1, column_2"), "1|one 2|two"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"path": "nohead.tsv.gz", "header": false}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "column_1, column_2"), "1|one 2|two"; got != want {
 			t.Errorf("headerless gzip tsv: %s, want %s", got, want)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "doc")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "doc.json", "records": "data.items"}), ingest.LoadOptions{})
-		if got := query(t, wh, dest, "id, name, cast(address as text), cast(tags as text)"); !strings.Contains(got, `1|a|{"city`) || !strings.Contains(got, `2|b|NULL|["x`) {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"path": "doc.json", "records": "data.items"}), ingest.LoadOptions{})
+		if got := ingesttest.Select(t, wh, dest, "id, name, cast(address as text), cast(tags as text)"); !strings.Contains(got, `1|a|{"city`) || !strings.Contains(got, `2|b|NULL|["x`) {
 			t.Errorf("json records path: %s", got)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "top")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"path": "top.json.gz"}), ingest.LoadOptions{})
-		if got := query(t, wh, dest, "id"); got != "1 2" {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"path": "top.json.gz"}), ingest.LoadOptions{})
+		if got := ingesttest.Select(t, wh, dest, "id"); got != "1 2" {
 			t.Errorf("top-level json array: %s", got)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "events")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "nested/**/*.jsonl*"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, ts, extra, _kiln_file"), "1|2024-01-01 10:00:00.123456|NULL|nested/2024/01/ev.jsonl 2|2024-02-01 10:00:00|true|nested/2024/02/ev.jsonl.zst"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "nested/**/*.jsonl*"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, ts, extra, _kiln_file"), "1|2024-01-01 10:00:00.123456|NULL|nested/2024/01/ev.jsonl 2|2024-02-01 10:00:00|true|nested/2024/02/ev.jsonl.zst"; got != want {
 			t.Errorf("glob: %s, want %s", got, want)
 		}
 		if typ := ingesttest.ColumnTypes(t, wh, dest)["ts"]; !strings.Contains(typ, "timestamp") {
@@ -198,17 +114,17 @@ func TestNewFilesOnly(t *testing.T) {
 		opts := ingest.LoadOptions{Key: "raw.drops", Mode: ingest.ModeAppend}
 		cfg := map[string]any{"glob": "drops/*.csv"} // the loader passes the mode
 		write(t, dir, "drops/a.csv", "id\n1\n2\n")
-		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
 			t.Errorf("first run inserted %d, want 2", res.Inserted)
 		}
 		write(t, dir, "drops/b.csv", "id\n3\n")
-		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 1 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 1 {
 			t.Errorf("second run inserted %d, want 1 (only b.csv)", res.Inserted)
 		}
-		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 0 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 0 {
 			t.Errorf("third run inserted %d, want 0", res.Inserted)
 		}
-		if got := query(t, wh, dest, "id, _kiln_file"); got != "1|drops/a.csv 2|drops/a.csv 3|drops/b.csv" {
+		if got := ingesttest.Select(t, wh, dest, "id, _kiln_file"); got != "1|drops/a.csv 2|drops/a.csv 3|drops/b.csv" {
 			t.Errorf("rows: %s", got)
 		}
 		st, _, _, err := ingest.ReadState(ctx, wh, "", "", "raw.drops")
@@ -217,13 +133,13 @@ func TestNewFilesOnly(t *testing.T) {
 		}
 		// A file that changed is read again.
 		write(t, dir, "drops/b.csv", "id\n3\n4\n")
-		if res := load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), opts); res.Inserted != 2 {
 			t.Errorf("changed file: inserted %d, want 2", res.Inserted)
 		}
 		// A full refresh reads every file again and replaces the table.
 		opts.FullRefresh = true
-		load(t, wh, dest, openTable(t, dir, cfg), opts)
-		if got := query(t, wh, dest, "id"); got != "1 2 3 4" {
+		ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), opts)
+		if got := ingesttest.Select(t, wh, dest, "id"); got != "1 2 3 4" {
 			t.Errorf("after a full refresh: %s, want 1 2 3 4", got)
 		}
 	})
@@ -257,16 +173,16 @@ func TestMalformed(t *testing.T) {
 				if info, _ := wh.Relation(ctx, dest); info != nil {
 					t.Errorf("fail mode committed %s", dest.Identifier)
 				}
-				res := load(t, wh, dest, openTable(t, dir, cfg), ingest.LoadOptions{OnBadRows: "skip"})
+				res := ingesttest.Load(t, wh, dest, openTable(t, dir, cfg), ingest.LoadOptions{OnBadRows: "skip"})
 				if res.Rejected != c.rejected {
 					t.Errorf("rejected %d, want %d", res.Rejected, c.rejected)
 				}
-				if got := query(t, wh, dest, "id"); got != c.good {
+				if got := ingesttest.Select(t, wh, dest, "id"); got != c.good {
 					t.Errorf("good rows %s, want %s", got, c.good)
 				}
 				rej := dest
 				rej.Identifier += ingest.RejectsSuffix
-				if got := query(t, wh, rej, `"where", reason`); !strings.Contains(got, c.where+"|") {
+				if got := ingesttest.Select(t, wh, rej, `"where", reason`); !strings.Contains(got, c.where+"|") {
 					t.Errorf("rejects %s, want one at %s", got, c.where)
 				}
 			})

@@ -34,8 +34,8 @@ func TestParquet(t *testing.T) {
 	}
 	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
 		dest := ingesttest.Rel(wh, "raw", "orders")
-		load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "**/*.parquet"}), ingest.LoadOptions{})
-		got := query(t, wh, dest, "id, name, amount, ts, d, flag, price, big, obj__x, obj__y, _kiln_file")
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "**/*.parquet"}), ingest.LoadOptions{})
+		got := ingesttest.Select(t, wh, dest, "id, name, amount, ts, d, flag, price, big, obj__x, obj__y, _kiln_file")
 		want := "1|a|1.5|2024-01-01 10:00:00.123456|2024-01-01 00:00:00|true|12.34|1234567890123|1|z|data/orders.parquet " +
 			"2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|data/orders.parquet"
 		if got != want {

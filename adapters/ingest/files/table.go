@@ -46,9 +46,9 @@ func NewTable(_ context.Context, store Store, cfg ingest.Config) (*Table, error)
 	}
 	switch {
 	case p != "" && g != "":
-		return nil, fmt.Errorf("%sset path or glob, not both", at(cfg, "glob"))
+		return nil, fmt.Errorf("%sset path or glob, not both", cfg.At("glob"))
 	case p == "" && g == "":
-		return nil, fmt.Errorf("%sa table of files needs a path or a glob", at(cfg, ""))
+		return nil, fmt.Errorf("%sa table of files needs a path or a glob", cfg.At(""))
 	case g != "":
 		t.pattern, t.isGlob = g, true
 	default:
@@ -65,7 +65,7 @@ func NewTable(_ context.Context, store Store, cfg ingest.Config) (*Table, error)
 	switch t.format {
 	case "", "csv", "jsonl", "json", "parquet":
 	default:
-		return nil, fmt.Errorf("%sunknown format %q (want csv, jsonl, json or parquet)", at(cfg, "format"), t.format)
+		return nil, fmt.Errorf("%sunknown format %q (want csv, jsonl, json or parquet)", cfg.At("format"), t.format)
 	}
 	if t.csv, err = csvConfig(cfg); err != nil {
 		return nil, err

@@ -71,9 +71,7 @@ var Spec = append([]ingest.Field{
 	{Name: "path", Type: "string", Level: "source", Doc: "Remote folder the tables' paths and globs are relative to: absolute, or relative to the login folder (the default)."},
 	{Name: "timeout", Type: "duration", Default: defaultTimeout.String(), Level: "source", Doc: "Time allowed to connect (control and data connections)."},
 	{Name: "max_connections", Type: "int", Default: int64(defaultConnections), Level: "source", Doc: "Most connections the source opens at once (one per table reading); lower it for servers that limit connections per user."},
-}, append(append([]ingest.Field(nil), files.TableSpec...),
-	ingest.Field{Name: "after_load", Type: "map", Level: "table", Doc: "{move_to: done/}: once a load's rows are committed, move the files it read into this folder (relative to the source path, created when missing; a file of the same name there is replaced). The folder is never read by the table."},
-)...)
+}, files.RemoteTableSpec...)
 
 // Connector returns the ftp connector.
 func Connector() ingest.Connector {
@@ -149,16 +147,6 @@ func parse(cfg ingest.Config) (*settings, error) {
 	return s, nil
 }
 
-func at(cfg ingest.Config, key string) string {
-	if cfg.Pos == nil {
-		return ""
-	}
-	if p := cfg.Pos(key); p != "" {
-		return p + ": "
-	}
-	return ""
-}
-
 // source is one FTP server, with a pool of logged-in connections.
 type source struct {
 	set   *settings
@@ -194,9 +182,9 @@ func open(ctx context.Context, cfg ingest.Config) (ingest.Source, error) {
 				return err
 			}
 			if _, serr := c.FileSize(root); serr == nil {
-				return fmt.Errorf("%sftp: path %s on %s is not a folder", at(cfg, "path"), root, set.addr())
+				return fmt.Errorf("%sftp: path %s on %s is not a folder", cfg.At("path"), root, set.addr())
 			}
-			return fmt.Errorf("%sftp: path %s does not exist on %s (%v)", at(cfg, "path"), root, set.addr(), err)
+			return fmt.Errorf("%sftp: path %s does not exist on %s (%v)", cfg.At("path"), root, set.addr(), err)
 		}
 		s.root = root
 		return nil
@@ -419,43 +407,9 @@ func (s *source) Close() error {
 // Table opens a table of the server's files. An absolute path, glob or
 // move_to is read from the server's root folder instead of the source path.
 func (s *source) Table(ctx context.Context, cfg ingest.Config) (ingest.Table, error) {
-	r := ingest.NewConfigReader(cfg, "ftp")
-	var moveTo string
-	if al := r.Nested("after_load"); al != nil {
-		al.Only("move_to")
-		moveTo = al.Str("move_to", true, "")
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	values := make(map[string]any, len(cfg.Values))
-	for k, v := range cfg.Values {
-		if k != "after_load" {
-			values[k] = v
-		}
-	}
-	st := &store{src: s, root: s.root, made: map[string]bool{}}
-	p, _ := values["path"].(string)
-	g, _ := values["glob"].(string)
-	if path.IsAbs(p) || path.IsAbs(g) || path.IsAbs(moveTo) {
-		st.root = "/"
-		for _, k := range []string{"path", "glob"} {
-			if v, _ := values[k].(string); v != "" && !path.IsAbs(v) {
-				values[k] = path.Join(s.root, v)
-			}
-		}
-		if moveTo != "" && !path.IsAbs(moveTo) {
-			moveTo = path.Join(s.root, moveTo)
-		}
-	}
-	t, err := files.NewTable(ctx, st, ingest.Config{Values: values, Pos: cfg.Pos})
-	if err != nil {
-		return nil, err
-	}
-	if moveTo == "" {
-		return t, nil
-	}
-	return files.MoveAfterLoad(t, st, moveTo), nil
+	return files.NewRemoteTable(ctx, cfg, "ftp", s.root, func(root string) files.Mover {
+		return &store{src: s, root: root, made: map[string]bool{}}
+	})
 }
 
 // store is a files.Mover on the server, rooted at a remote folder.

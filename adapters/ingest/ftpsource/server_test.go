@@ -9,8 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,6 +16,8 @@ import (
 
 	ftpserver "goftp.io/server/v2"
 	"goftp.io/server/v2/driver/file"
+
+	"github.com/kilnhq/kiln/adapters/ingest/ingesttest"
 )
 
 const (
@@ -28,9 +28,10 @@ const (
 // ftpServer is an in-process goftp server on a temporary folder (its
 // login folder is /), accepting testUser with testPassword.
 type ftpServer struct {
+	ingesttest.Folder // the server's root
+
 	host string
 	port int64
-	root string
 	auth *countingAuth
 }
 
@@ -60,8 +61,8 @@ func (a *countingAuth) count() int {
 // with a self-signed certificate.
 func startFTP(t *testing.T, explicitTLS bool) *ftpServer {
 	t.Helper()
-	s := &ftpServer{root: t.TempDir(), auth: &countingAuth{}}
-	driver, err := file.NewDriver(s.root)
+	s := &ftpServer{Folder: ingesttest.Folder{Root: t.TempDir()}, auth: &countingAuth{}}
+	driver, err := file.NewDriver(s.Root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,62 +142,4 @@ func selfSigned(t *testing.T) tls.Certificate {
 
 func (s *ftpServer) config() map[string]any {
 	return map[string]any{"host": s.host, "port": s.port, "user": testUser, "password": testPassword}
-}
-
-func (s *ftpServer) write(t *testing.T, name string, data []byte) {
-	t.Helper()
-	p := filepath.Join(s.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// touch sets a step's file modification time: step 1 is written an hour
-// after step 0 (listings have whole seconds, and both steps' CSV files
-// have the same size).
-func (s *ftpServer) touch(t *testing.T, name string, step int) {
-	t.Helper()
-	mt := time.Date(2024, 3, 1, 12+step, 0, 0, 0, time.UTC)
-	if err := os.Chtimes(filepath.Join(s.root, filepath.FromSlash(name)), mt, mt); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (s *ftpServer) exists(name string) bool {
-	_, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(name)))
-	return err == nil
-}
-
-// silentServer accepts connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
 }

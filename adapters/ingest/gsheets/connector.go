@@ -215,25 +215,14 @@ func parseSourceConfig(cfg ingest.Config) (sourceConfig, error) {
 	return sc, r.Err()
 }
 
+// parseBaseURL reads an http(s) base URL without a query or fragment.
 func parseBaseURL(r *ingest.ConfigReader, key string) *url.URL {
-	s := r.Str(key, true, "")
-	if s == "" {
+	s, u := r.HTTPURL(key, true)
+	if u != nil && (u.RawQuery != "" || u.Fragment != "") {
+		r.Errorf(key, "%q must not have a query or fragment", s)
 		return nil
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		r.Errorf(key, "%v", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		r.Errorf(key, "%q must start with http:// or https://", s)
-	case u.Host == "":
-		r.Errorf(key, "%q has no host", s)
-	case u.RawQuery != "" || u.Fragment != "":
-		r.Errorf(key, "%q must not have a query or fragment", s)
-	default:
-		return u
-	}
-	return nil
+	return u
 }
 
 // checkKey validates a service-account key up front, so that a wrong key

@@ -6,17 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
+
+	"github.com/kilnhq/kiln/adapters/ingest"
 )
 
 // excerptLen is how much of a response body an error quotes.
@@ -35,7 +35,7 @@ func (e *statusError) Error() string {
 	if s == "" {
 		s = statusText(e.code)
 	}
-	if b := excerpt(e.body, excerptLen); b != "" {
+	if b := ingest.Excerpt(e.body, excerptLen); b != "" {
 		s += ": " + b
 	}
 	return s
@@ -45,7 +45,7 @@ func (e *statusError) Error() string {
 type notCSVError struct{ body []byte }
 
 func (e *notCSVError) Error() string {
-	return "the export answered with an HTML page, not CSV: " + excerpt(e.body, 120)
+	return "the export answered with an HTML page, not CSV: " + ingest.Excerpt(e.body, 120)
 }
 
 // try runs call, with the source's timeout, until it succeeds, fails for
@@ -73,11 +73,11 @@ func (s *source) try(ctx context.Context, call func(ctx context.Context) error) 
 		if !retry || attempt > s.cfg.retries {
 			return attempt, err
 		}
-		wait := s.backoff(attempt)
+		wait := ingest.Backoff(attempt, s.cfg.retryWait, s.cfg.maxRetryWait)
 		if after >= 0 {
 			wait = min(after, s.cfg.maxRetryWait)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := ingest.Sleep(ctx, wait); err != nil {
 			return attempt, err
 		}
 	}
@@ -129,56 +129,10 @@ func retryable(err error) (retry bool, after time.Duration) {
 	if code != http.StatusTooManyRequests && code < 500 {
 		return false, after
 	}
-	if d, ok := retryAfter(header.Get("Retry-After"), time.Now()); ok {
+	if d, ok := ingest.RetryAfter(header.Get("Retry-After"), time.Now()); ok {
 		after = d
 	}
 	return true, after
-}
-
-// backoff is the wait before retry number attempt (1-based): retry_wait
-// doubled per attempt, capped at max_retry_wait, with the upper half
-// jittered.
-func (s *source) backoff(attempt int) time.Duration {
-	d := s.cfg.retryWait
-	for i := 1; i < attempt && d < s.cfg.maxRetryWait; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.maxRetryWait)
-	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
-	}
-	return d
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, 1<<31)) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // gaveUp notes the attempts when a request was retried.
@@ -278,7 +232,7 @@ func tokenErrorText(re *oauth2.RetrieveError) string {
 			detail += ": " + body.Description
 		}
 	} else {
-		detail = excerpt(re.Body, excerptLen)
+		detail = ingest.Excerpt(re.Body, excerptLen)
 	}
 	if detail != "" {
 		s += ": " + detail
@@ -292,21 +246,4 @@ func statusText(code int) string {
 		return strconv.Itoa(code) + " " + t
 	}
 	return strconv.Itoa(code)
-}
-
-// excerpt returns up to n bytes of b as printable text on one line.
-func excerpt(b []byte, n int) string {
-	cut := len(b) > n
-	if cut {
-		b = b[:n]
-		for len(b) > 0 && !utf8.Valid(b) {
-			b = b[:len(b)-1]
-		}
-	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if cut {
-		s += "…"
-	}
-	return s
 }

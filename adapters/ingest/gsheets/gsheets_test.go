@@ -447,16 +447,6 @@ func loadOnce(wh adapters.Warehouse, dest adapters.Relation, tb ingest.Table, op
 	return err
 }
 
-// ids lists the table's id and name columns.
-func ids(t *testing.T, wh adapters.Warehouse, dest adapters.Relation) string {
-	t.Helper()
-	var out []string
-	for _, r := range ingesttest.Query(t, wh, "select cast(id as bigint), name from "+wh.Dialect().Render(dest)+" order by 1") {
-		out = append(out, r[0]+":"+r[1])
-	}
-	return strings.Join(out, " ")
-}
-
 // TestFailuresCommitNothing: after a good load, bad credentials, a missing
 // spreadsheet or sheet, a refused share and malformed contents each fail
 // with a clear message and leave the table and its state as they were.
@@ -568,7 +558,7 @@ func TestFailuresCommitNothing(t *testing.T) {
 				if errors.As(err, &bad) != c.bad {
 					t.Errorf("BadRecordError: %v, want %v", !c.bad, c.bad)
 				}
-				if got, want := ids(t, wh, dest), "1:a 2:b"; got != want {
+				if got, want := ingesttest.Names(t, wh, dest), "1:a 2:b"; got != want {
 					t.Errorf("after the failed load: %s, want %s", got, want)
 				}
 				_, cursor, _, err := ingest.ReadState(ctx, wh, "", "", dest.Identifier)
@@ -592,7 +582,7 @@ func TestSkipBadRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := ids(t, wh, dest), "1:a 3:c"; got != want || res.Rejected != 1 {
+		if got, want := ingesttest.Names(t, wh, dest), "1:a 3:c"; got != want || res.Rejected != 1 {
 			t.Errorf("rows %s (want %s), rejected %d", got, want, res.Rejected)
 		}
 		rej := ingesttest.Query(t, wh, `select "where", raw from `+wh.Dialect().Render(dest.WithSuffix(ingest.RejectsSuffix)))
@@ -641,7 +631,7 @@ func TestIncremental(t *testing.T) {
 					t.Errorf("inserted/updated: %d/%d, %d/%d, %d/%d; want 2/0, 1/1, 0/0",
 						r1.Inserted, r1.Updated, r2.Inserted, r2.Updated, r3.Inserted, r3.Updated)
 				}
-				if got, want := ids(t, wh, dest), "1:a 2:b v2 3:c"; got != want {
+				if got, want := ingesttest.Names(t, wh, dest), "1:a 2:b v2 3:c"; got != want {
 					t.Errorf("after three loads: %s, want %s", got, want)
 				}
 				if n := ingesttest.Count(t, wh, dest); n != 3 {

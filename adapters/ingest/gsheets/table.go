@@ -280,7 +280,7 @@ func cellText(v any) string {
 func apiErrorText(e *googleapi.Error) string {
 	msg := e.Message
 	if msg == "" {
-		msg = excerpt([]byte(e.Body), excerptLen)
+		msg = ingest.Excerpt(e.Body, excerptLen)
 	}
 	s := statusText(e.Code)
 	if msg != "" {

@@ -113,19 +113,7 @@ type auth struct {
 func parseSourceConfig(cfg ingest.Config) (sourceConfig, error) {
 	r := ingest.NewConfigReader(cfg, "http")
 	var sc sourceConfig
-	if base := r.Str("base_url", true, ""); base != "" {
-		u, err := url.Parse(base)
-		switch {
-		case err != nil:
-			r.Errorf("base_url", "%v", err)
-		case u.Scheme != "http" && u.Scheme != "https":
-			r.Errorf("base_url", "%q must start with http:// or https://", base)
-		case u.Host == "":
-			r.Errorf("base_url", "%q has no host", base)
-		default:
-			sc.baseURL = u
-		}
-	}
+	_, sc.baseURL = r.HTTPURL("base_url", true)
 	sc.headers = r.StringMap("headers")
 	sc.params = r.Params("params")
 	if a := r.Nested("auth"); a != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 )
 
 // excerptLen is how much of a response body an error quotes.
@@ -60,21 +59,3 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
-
-// excerpt returns up to n bytes of b as printable text on one line.
-func excerpt(b []byte, n int) string {
-	cut := len(b) > n
-	if cut {
-		b = b[:n]
-		// Do not split a UTF-8 sequence.
-		for len(b) > 0 && !utf8.Valid(b) {
-			b = b[:len(b)-1]
-		}
-	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if cut {
-		s += "…"
-	}
-	return s
-}

@@ -872,25 +872,6 @@ func TestLinkNext(t *testing.T) {
 	}
 }
 
-func TestRetryAfterHeader(t *testing.T) {
-	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"7":                             7 * time.Second,
-		"0":                             0,
-		"Thu, 02 Jan 2025 03:04:35 GMT": 30 * time.Second,
-		"Thu, 02 Jan 2025 03:00:00 GMT": 0,
-	} {
-		if got, ok := retryAfter(v, now); !ok || got != want {
-			t.Errorf("retryAfter(%q) = %v, %v; want %v", v, got, ok, want)
-		}
-	}
-	for _, v := range []string{"", "soon", "-3"} {
-		if _, ok := retryAfter(v, now); ok {
-			t.Errorf("retryAfter(%q) accepted", v)
-		}
-	}
-}
-
 func TestSpec(t *testing.T) {
 	c := Connector(nil)
 	if c.Name != "http" || c.Doc == "" {

@@ -167,7 +167,7 @@ func (b *batchBuilder) add(n int, raw json.RawMessage) {
 func (b *batchBuilder) bad(n int, reason string, raw json.RawMessage) {
 	text := string(bytes.TrimSpace(raw))
 	if len(text) > maxRaw {
-		text = excerpt([]byte(text), maxRaw)
+		text = ingest.Excerpt(text, maxRaw)
 	}
 	b.batch.Bad = append(b.batch.Bad, ingest.BadRecord{
 		Where:  fmt.Sprintf("page %d record %d", b.page, n),

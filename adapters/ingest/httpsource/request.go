@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kilnhq/kiln/adapters/ingest"
 )
 
 // maxBody caps one response body: a page is decoded whole.
@@ -42,13 +42,13 @@ func (s *source) get(ctx context.Context, u *url.URL) (*response, error) {
 			if !retryable(err) || attempt > s.cfg.retries {
 				return nil, fmt.Errorf("GET %s: %w", shown, s.transportError(u, err, attempt))
 			}
-			wait = s.backoff(attempt)
+			wait = ingest.Backoff(attempt, s.cfg.retryWait, s.cfg.maxRetryWait)
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 			if attempt > s.cfg.retries {
 				return nil, statusError(shown, resp, body, attempt)
 			}
-			wait = s.backoff(attempt)
-			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			wait = ingest.Backoff(attempt, s.cfg.retryWait, s.cfg.maxRetryWait)
+			if ra, ok := ingest.RetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 				wait = min(ra, s.cfg.maxRetryWait)
 			}
 		case resp.StatusCode < 200 || resp.StatusCode > 299:
@@ -56,7 +56,7 @@ func (s *source) get(ctx context.Context, u *url.URL) (*response, error) {
 		default:
 			return &response{header: resp.Header, body: body}, nil
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := ingest.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("GET %s: waiting to retry: %w", shown, err)
 		}
 	}
@@ -155,41 +155,9 @@ func statusError(shown string, resp *http.Response, body []byte, attempts int) e
 		URL:        shown,
 		StatusCode: resp.StatusCode,
 		Status:     resp.Status,
-		Body:       excerpt(body, excerptLen),
+		Body:       ingest.Excerpt(body, excerptLen),
 		Attempts:   attempts,
 	}
-}
-
-// backoff is the wait before retry number attempt (1-based): retry_wait
-// doubled per attempt, capped at max_retry_wait, with the upper half
-// jittered.
-func (s *source) backoff(attempt int) time.Duration {
-	d := s.cfg.retryWait
-	for i := 1; i < attempt && d < s.cfg.maxRetryWait; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.maxRetryWait)
-	if half := d / 2; half > 0 {
-		d = half + rand.N(half+1)
-	}
-	return d
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, 1<<31)) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // redact spells u for messages: any API key sent in the query, or password
@@ -204,20 +172,6 @@ func (s *source) redact(u *url.URL) string {
 		}
 	}
 	return c.Redacted()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // limiter spaces requests at least 1/rate apart (a token bucket holding one
@@ -247,5 +201,5 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 	l.next = slot.Add(l.interval)
 	l.mu.Unlock()
-	return sleep(ctx, time.Until(slot))
+	return ingest.Sleep(ctx, time.Until(slot))
 }

@@ -254,7 +254,7 @@ func invalidJSON(n int, shown string, body []byte, err error) error {
 	if offset >= 0 {
 		at = fmt.Sprintf(" at byte offset %d", offset)
 	}
-	return fmt.Errorf("http: page %d (GET %s): invalid JSON%s: %v (body starts: %s)", n, shown, at, err, excerpt(body, excerptLen))
+	return fmt.Errorf("http: page %d (GET %s): invalid JSON%s: %v (body starts: %s)", n, shown, at, err, ingest.Excerpt(body, excerptLen))
 }
 
 // sinceText spells the last loaded cursor value for the cursor parameter.

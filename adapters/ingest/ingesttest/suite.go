@@ -61,24 +61,15 @@ func Run(t *testing.T, newTable func(t *testing.T, step int) ingest.Table) {
 			}
 			return res, rec
 		}
-		names := func(t *testing.T, r adapters.Relation) string {
-			d := wh.Dialect()
-			rows := Query(t, wh, "select cast(id as bigint), name from "+d.Render(r)+" order by 1, 2")
-			var out []string
-			for _, row := range rows {
-				out = append(out, row[0]+":"+row[1])
-			}
-			return strings.Join(out, " ")
-		}
 
 		t.Run("replace", func(t *testing.T) {
 			dest := Rel(wh, "conf_replace", "items")
 			load(t, dest, 0, ingest.LoadOptions{Key: "conf.replace"})
-			if got, want := names(t, dest), "1:alpha 2:beta 3:gamma"; got != want {
+			if got, want := Names(t, wh, dest), "1:alpha 2:beta 3:gamma"; got != want {
 				t.Errorf("after step 0: %s, want %s", got, want)
 			}
 			res, _ := load(t, dest, 1, ingest.LoadOptions{Key: "conf.replace"})
-			if got, want := names(t, dest), "2:beta v2 3:gamma 4:delta"; got != want {
+			if got, want := Names(t, wh, dest), "2:beta v2 3:gamma 4:delta"; got != want {
 				t.Errorf("after step 1: %s, want %s", got, want)
 			}
 			if res.Inserted != 3 {
@@ -107,7 +98,7 @@ func Run(t *testing.T, newTable func(t *testing.T, step int) ingest.Table) {
 			opts := ingest.LoadOptions{Key: "conf.append_cursor", Mode: ingest.ModeAppend, Cursor: "updated_at"}
 			load(t, dest, 0, opts)
 			res, _ := load(t, dest, 1, opts)
-			if got, want := names(t, dest), "1:alpha 2:beta 2:beta v2 3:gamma 4:delta"; got != want {
+			if got, want := Names(t, wh, dest), "1:alpha 2:beta 2:beta v2 3:gamma 4:delta"; got != want {
 				t.Errorf("append with a cursor: %s, want %s", got, want)
 			}
 			if res.Inserted != 2 {
@@ -128,7 +119,7 @@ func Run(t *testing.T, newTable func(t *testing.T, step int) ingest.Table) {
 			if _, err := ingest.Load(ctx, wh, dest, failing, opts); err == nil {
 				t.Fatalf("a failing Read: Load succeeded")
 			}
-			if got, want := names(t, dest), "1:alpha 2:beta 3:gamma"; got != want {
+			if got, want := Names(t, wh, dest), "1:alpha 2:beta 3:gamma"; got != want {
 				t.Errorf("after a failed load: %s, want %s", got, want)
 			}
 
@@ -142,7 +133,7 @@ func Run(t *testing.T, newTable func(t *testing.T, step int) ingest.Table) {
 			if !sameJSON(rec1.req.State, rec0.state) {
 				t.Errorf("second load got State %v, want the first load's %v", rec1.req.State, rec0.state)
 			}
-			if got, want := names(t, dest), "1:alpha 2:beta v2 3:gamma 4:delta"; got != want {
+			if got, want := Names(t, wh, dest), "1:alpha 2:beta v2 3:gamma 4:delta"; got != want {
 				t.Errorf("after merge: %s, want %s", got, want)
 			}
 			if res.Inserted != 1 || res.Updated != 1 {

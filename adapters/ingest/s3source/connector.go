@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -105,18 +104,8 @@ func parseSettings(cfg ingest.Config) (settings, error) {
 	}
 	s.prefix = normalizePrefix(r.Str("prefix", false, ""))
 	s.region = strings.TrimSpace(r.Str("region", false, ""))
-	if e := r.Str("endpoint", false, ""); e != "" {
-		u, err := url.Parse(e)
-		switch {
-		case err != nil:
-			r.Errorf("endpoint", "%v", err)
-		case u.Scheme != "http" && u.Scheme != "https":
-			r.Errorf("endpoint", "%q must start with http:// or https://", e)
-		case u.Host == "":
-			r.Errorf("endpoint", "%q has no host", e)
-		default:
-			s.endpoint = strings.TrimSuffix(e, "/")
-		}
+	if e, u := r.HTTPURL("endpoint", false); u != nil {
+		s.endpoint = strings.TrimSuffix(e, "/")
 	}
 	s.pathStyle = r.Bool("path_style", r.Has("endpoint"))
 	s.accessKeyID = r.Str("access_key_id", false, "")
@@ -200,7 +189,7 @@ func open(ctx context.Context, cfg ingest.Config) (ingest.Source, error) {
 	}
 	client, err := newClient(ctx, set)
 	if err != nil {
-		return nil, fmt.Errorf("%ss3: %w", at(cfg, ""), err)
+		return nil, fmt.Errorf("%ss3: %w", cfg.At(""), err)
 	}
 	src := &source{set: set, client: client}
 	// Fail early on a missing bucket, refused credentials or a wrong
@@ -209,7 +198,7 @@ func open(ctx context.Context, cfg ingest.Config) (ingest.Source, error) {
 	// (s3:ListBucket, possibly limited to the prefix) and its errors carry
 	// S3's error code and message.
 	if err := src.store().probe(ctx); err != nil {
-		return nil, fmt.Errorf("%s%w", at(cfg, "bucket"), err)
+		return nil, fmt.Errorf("%s%w", cfg.At("bucket"), err)
 	}
 	return src, nil
 }
@@ -224,14 +213,3 @@ func (s *source) Table(ctx context.Context, cfg ingest.Config) (ingest.Table, er
 }
 
 func (s *source) Close() error { return nil }
-
-// at is "file:line:col: " of key, or "".
-func at(cfg ingest.Config, key string) string {
-	if cfg.Pos == nil {
-		return ""
-	}
-	if p := cfg.Pos(key); p != "" {
-		return p + ": "
-	}
-	return ""
-}

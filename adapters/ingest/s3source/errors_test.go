@@ -96,7 +96,7 @@ func TestFailedLoadsCommitNothing(t *testing.T) {
 		f.putText(t, "data", name+"/orders/a.csv", "id\n1\n")
 		dest := ingesttest.Rel(wh, "raw", "orders")
 		opts := ingest.LoadOptions{Key: "raw.orders", Mode: ingest.ModeAppend}
-		load(t, wh, dest, openTable(t, src, map[string]any{"glob": "orders/*.csv"}), opts)
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"glob": "orders/*.csv"}), opts)
 
 		// Nothing matches: the message names the pattern and where it looked.
 		missing := ingesttest.Rel(wh, "raw", "missing")
@@ -122,7 +122,7 @@ func TestFailedLoadsCommitNothing(t *testing.T) {
 			t.Fatalf("load with a revoked key succeeded")
 		}
 		wantAll(t, "revoked key", err.Error(), "s3: access denied to bucket data", "InvalidAccessKeyId")
-		if got := query(t, wh, dest, "id"); got != "1" {
+		if got := ingesttest.Select(t, wh, dest, "id"); got != "1" {
 			t.Errorf("rows %s after a refused load, want 1", got)
 		}
 		if st := stateFiles(t, wh, "raw.orders"); len(st) != 1 {
@@ -130,7 +130,7 @@ func TestFailedLoadsCommitNothing(t *testing.T) {
 		}
 		// Allowed again, the next run loads b.csv only.
 		f.addKey("AKIA"+name, fakeKey{secret: "s"})
-		if res := load(t, wh, dest, openTable(t, src, map[string]any{"glob": "orders/*.csv"}), opts); res.Inserted != 1 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"glob": "orders/*.csv"}), opts); res.Inserted != 1 {
 			t.Errorf("after the key is back: inserted %d, want 1", res.Inserted)
 		}
 	})

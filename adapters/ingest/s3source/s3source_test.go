@@ -1,8 +1,6 @@
 package s3source_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -13,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/kilnhq/kiln/adapters"
 	"github.com/kilnhq/kiln/adapters/adaptertest"
@@ -51,43 +47,18 @@ func sourceValues(f *fakeS3, bucket, prefix string, extra ...any) map[string]any
 
 func openSource(t *testing.T, values map[string]any) ingest.Source {
 	t.Helper()
-	src, err := s3source.Connector().Open(ctx, ingest.Config{Values: values})
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = src.Close() })
-	return src
+	return ingesttest.OpenSource(t, s3source.Connector(), values)
 }
 
 func openTable(t *testing.T, values map[string]any, table map[string]any) ingest.Table {
 	t.Helper()
-	tbl, err := openSource(t, values).Table(ctx, ingest.Config{Values: table})
-	if err != nil {
-		t.Fatalf("table: %v", err)
-	}
-	return tbl
+	return ingesttest.OpenTable(t, openSource(t, values), table)
 }
 
 // encode compresses content by the name's extension (.gz, .zst).
 func encode(t *testing.T, name, content string) []byte {
 	t.Helper()
-	data := []byte(content)
-	switch {
-	case strings.HasSuffix(name, ".gz"):
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		_, _ = w.Write(data)
-		_ = w.Close()
-		return b.Bytes()
-	case strings.HasSuffix(name, ".zst"):
-		w, err := zstd.NewWriter(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		return w.EncodeAll(data, nil)
-	}
-	return data
+	return ingesttest.Compress(t, name, []byte(content))
 }
 
 // putText puts content, compressed by the key's extension.
@@ -96,76 +67,13 @@ func (f *fakeS3) putText(t *testing.T, bucket, key, content string) {
 	f.put(t, bucket, key, encode(t, key, content))
 }
 
-func stepCSV(step int) string {
-	s := ingesttest.Steps[step]
-	var b strings.Builder
-	b.WriteString(strings.Join(s.Columns, ",") + "\n")
-	for _, r := range s.Rows {
-		var f []string
-		for _, v := range r {
-			switch x := v.(type) {
-			case nil:
-				f = append(f, "")
-			case time.Time:
-				f = append(f, x.Format("2006-01-02T15:04:05.999999Z"))
-			default:
-				f = append(f, fmt.Sprint(x))
-			}
-		}
-		b.WriteString(strings.Join(f, ",") + "\n")
-	}
-	return b.String()
-}
-
-func stepJSONL(step int) string {
-	s := ingesttest.Steps[step]
-	var b strings.Builder
-	for _, r := range s.Rows {
-		var f []string
-		for i, v := range r {
-			var enc string
-			switch x := v.(type) {
-			case nil:
-				enc = "null"
-			case string:
-				enc = fmt.Sprintf("%q", x)
-			case time.Time:
-				enc = `"` + x.Format(time.RFC3339Nano) + `"`
-			default:
-				enc = fmt.Sprint(x)
-			}
-			f = append(f, fmt.Sprintf("%q: %s", s.Columns[i], enc))
-		}
-		b.WriteString("{" + strings.Join(f, ", ") + "}\n")
-	}
-	return b.String()
-}
-
-func query(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, sel string) string {
-	t.Helper()
-	var out []string
-	for _, r := range ingesttest.Query(t, wh, "select "+sel+" from "+wh.Dialect().Render(dest)+" order by 1") {
-		out = append(out, strings.Join(r, "|"))
-	}
-	return strings.Join(out, " ")
-}
-
-func load(t *testing.T, wh adapters.Warehouse, dest adapters.Relation, tbl ingest.Table, opts ingest.LoadOptions) ingest.Result {
-	t.Helper()
-	res, err := ingest.Load(ctx, wh, dest, tbl, opts)
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	return res
-}
-
 // Each step is one CSV object, rewritten in place between steps (so its
 // ETag changes).
 func TestConformanceCSV(t *testing.T) {
 	f := newFakeS3(t)
 	f.bucket(t, "conformance")
 	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
-		f.putText(t, "conformance", "landing/items.csv", stepCSV(step))
+		f.putText(t, "conformance", "landing/items.csv", ingesttest.StepCSV(step))
 		return openTable(t, sourceValues(f, "conformance", "landing"), map[string]any{"path": "items.csv"})
 	})
 }
@@ -174,7 +82,7 @@ func TestConformanceJSONLinesGzip(t *testing.T) {
 	f := newFakeS3(t)
 	f.bucket(t, "conformance")
 	ingesttest.Run(t, func(t *testing.T, step int) ingest.Table {
-		f.putText(t, "conformance", "items.jsonl.gz", stepJSONL(step))
+		f.putText(t, "conformance", "items.jsonl.gz", ingesttest.StepJSONL(step))
 		return openTable(t, sourceValues(f, "conformance", ""), map[string]any{"glob": "*.jsonl.gz"})
 	})
 }
@@ -226,20 +134,20 @@ func TestFormats(t *testing.T) {
 
 	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
 		dest := ingesttest.Rel(wh, "raw", "semi")
-		load(t, wh, dest, openTable(t, src, map[string]any{"path": "semi.csv", "delimiter": ";", "quote": "'", "null_string": "NA"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, name, note, _kiln_file"), "1|a;b|NULL|semi.csv 2|it's|x|semi.csv"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"path": "semi.csv", "delimiter": ";", "quote": "'", "null_string": "NA"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, name, note, _kiln_file"), "1|a;b|NULL|semi.csv 2|it's|x|semi.csv"; got != want {
 			t.Errorf("csv options: %s, want %s", got, want)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "orders_gz")
-		load(t, wh, dest, openTable(t, src, map[string]any{"path": "gz"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, name, _kiln_file"), "1|one|gz/orders.csv.gz 2|two|gz/orders.csv.gz"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"path": "gz"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, name, _kiln_file"), "1|one|gz/orders.csv.gz 2|two|gz/orders.csv.gz"; got != want {
 			t.Errorf("gzip csv folder: %s, want %s", got, want)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "events")
-		load(t, wh, dest, openTable(t, src, map[string]any{"glob": "events/**/*.jsonl.zst"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, ts, extra, _kiln_file"), "1|2024-01-01 10:00:00.123456|NULL|events/2024/01/ev.jsonl.zst 2|2024-02-01 10:00:00|true|events/2024/02/ev.jsonl.zst"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"glob": "events/**/*.jsonl.zst"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, ts, extra, _kiln_file"), "1|2024-01-01 10:00:00.123456|NULL|events/2024/01/ev.jsonl.zst 2|2024-02-01 10:00:00|true|events/2024/02/ev.jsonl.zst"; got != want {
 			t.Errorf("zstd json lines glob: %s, want %s", got, want)
 		}
 		if typ := ingesttest.ColumnTypes(t, wh, dest)["ts"]; !strings.Contains(typ, "timestamp") {
@@ -247,14 +155,14 @@ func TestFormats(t *testing.T) {
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "doc")
-		load(t, wh, dest, openTable(t, src, map[string]any{"path": "doc.json", "records": "data.items"}), ingest.LoadOptions{})
-		if got := query(t, wh, dest, "id, name, cast(address as text), cast(tags as text)"); !strings.Contains(got, `1|a|{"city`) || !strings.Contains(got, `2|b|NULL|["x`) {
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"path": "doc.json", "records": "data.items"}), ingest.LoadOptions{})
+		if got := ingesttest.Select(t, wh, dest, "id, name, cast(address as text), cast(tags as text)"); !strings.Contains(got, `1|a|{"city`) || !strings.Contains(got, `2|b|NULL|["x`) {
 			t.Errorf("json records path: %s", got)
 		}
 
 		dest = ingesttest.Rel(wh, "raw", "parquet")
-		load(t, wh, dest, openTable(t, src, map[string]any{"glob": "**/*.parquet"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, name, ts, price, _kiln_file"),
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"glob": "**/*.parquet"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, name, ts, price, _kiln_file"),
 			"1|a|2024-01-01 10:00:00.123456|12.34|parquet/orders.parquet 2|NULL|NULL|NULL|parquet/orders.parquet"; got != want {
 			t.Errorf("parquet: %s, want %s", got, want)
 		}
@@ -264,8 +172,8 @@ func TestFormats(t *testing.T) {
 
 		// A glob over the whole prefix reads only the prefix's CSVs.
 		dest = ingesttest.Rel(wh, "raw", "all_gz")
-		load(t, wh, dest, openTable(t, src, map[string]any{"glob": "**/orders.csv.gz"}), ingest.LoadOptions{})
-		if got, want := query(t, wh, dest, "id, _kiln_file"), "1|gz/orders.csv.gz 2|gz/orders.csv.gz 7|gz_old/orders.csv.gz"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, src, map[string]any{"glob": "**/orders.csv.gz"}), ingest.LoadOptions{})
+		if got, want := ingesttest.Select(t, wh, dest, "id, _kiln_file"), "1|gz/orders.csv.gz 2|gz/orders.csv.gz 7|gz_old/orders.csv.gz"; got != want {
 			t.Errorf("glob below the prefix: %s, want %s", got, want)
 		}
 	})
@@ -304,18 +212,18 @@ func TestNewObjectsOnly(t *testing.T) {
 		}
 		a, b := "id,name\n1,a\n2,b\n", "id,name\n3,c\n"
 		put("a.csv", a)
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 2 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 2 {
 			t.Errorf("first run inserted %d, want 2", res.Inserted)
 		}
 		put("b.csv", b)
 		put("c.json", `{"not": "matched"}`)
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
 			t.Errorf("second run inserted %d, want 1 (only b.csv)", res.Inserted)
 		}
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
 			t.Errorf("third run inserted %d, want 0", res.Inserted)
 		}
-		if got, want := query(t, wh, dest, "id, _kiln_file"), "1|orders/a.csv 2|orders/a.csv 3|orders/b.csv"; got != want {
+		if got, want := ingesttest.Select(t, wh, dest, "id, _kiln_file"), "1|orders/a.csv 2|orders/a.csv 3|orders/b.csv"; got != want {
 			t.Errorf("rows %s, want %s", got, want)
 		}
 		// The state keeps each object's key and ETag (S3's, without its
@@ -334,20 +242,20 @@ func TestNewObjectsOnly(t *testing.T) {
 		// An identical re-upload (new LastModified, same ETag) is not new.
 		time.Sleep(1100 * time.Millisecond) // LastModified may have second precision
 		put("a.csv", a)
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
 			t.Errorf("identical re-upload: inserted %d, want 0", res.Inserted)
 		}
 		// A rewrite of the same size with other contents has a new ETag
 		// and is read again, once.
 		b2 := "id,name\n4,d\n"
 		put("b.csv", b2)
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
 			t.Errorf("rewritten object: inserted %d, want 1", res.Inserted)
 		}
-		if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
+		if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
 			t.Errorf("after the rewrite: inserted %d, want 0", res.Inserted)
 		}
-		if got, want := query(t, wh, dest, "id"), "1 2 3 4"; got != want {
+		if got, want := ingesttest.Select(t, wh, dest, "id"), "1 2 3 4"; got != want {
 			t.Errorf("rows %s, want %s", got, want)
 		}
 		if st := stateFiles(t, wh, "raw.orders"); len(st) != 2 || st[1]["etag"] != md5hex(b2) {
@@ -357,8 +265,8 @@ func TestNewObjectsOnly(t *testing.T) {
 		// A full refresh reads every object again and replaces the table.
 		full := opts
 		full.FullRefresh = true
-		load(t, wh, dest, openTable(t, src, table), full)
-		if got, want := query(t, wh, dest, "id"), "1 2 4"; got != want {
+		ingesttest.Load(t, wh, dest, openTable(t, src, table), full)
+		if got, want := ingesttest.Select(t, wh, dest, "id"), "1 2 4"; got != want {
 			t.Errorf("after a full refresh: %s, want %s", got, want)
 		}
 	})
@@ -387,7 +295,7 @@ func TestMalformedContentsCommitNothing(t *testing.T) {
 				key := fmt.Sprintf("raw.drops_%d", i)
 				opts := ingest.LoadOptions{Key: key, Mode: ingest.ModeAppend}
 				f.putText(t, "bad", prefix+"/drops/a.csv", "id,name\n1,a\n2,b\n")
-				load(t, wh, dest, openTable(t, src, table), opts)
+				ingesttest.Load(t, wh, dest, openTable(t, src, table), opts)
 
 				object := prefix + "/drops/" + c.name
 				f.put(t, "bad", object, c.data)
@@ -404,7 +312,7 @@ func TestMalformedContentsCommitNothing(t *testing.T) {
 					t.Errorf("%v, want a bad record at s3://bad/%s/drops/%s", err, prefix, c.want)
 				}
 				// Nothing committed: the rows and the state are the first load's.
-				if got := query(t, wh, dest, "id"); got != "1 2" {
+				if got := ingesttest.Select(t, wh, dest, "id"); got != "1 2" {
 					t.Errorf("rows %s after a failed load, want 1 2", got)
 				}
 				if st := stateFiles(t, wh, key); len(st) != 1 || st[0]["path"] != "drops/a.csv" {
@@ -412,13 +320,13 @@ func TestMalformedContentsCommitNothing(t *testing.T) {
 				}
 				// Replaced by good contents, the object loads, once.
 				f.putText(t, "bad", object, c.fixed)
-				if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
+				if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 1 {
 					t.Errorf("fixed object inserted %d, want 1", res.Inserted)
 				}
-				if res := load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
+				if res := ingesttest.Load(t, wh, dest, openTable(t, src, table), opts); res.Inserted != 0 {
 					t.Errorf("next run inserted %d, want 0", res.Inserted)
 				}
-				if got := query(t, wh, dest, "id, name"); got != "1|a 2|b 3|c" {
+				if got := ingesttest.Select(t, wh, dest, "id, name"); got != "1|a 2|b 3|c" {
 					t.Errorf("rows %s, want 1|a 2|b 3|c", got)
 				}
 			})

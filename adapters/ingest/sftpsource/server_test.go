@@ -12,11 +12,12 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/kilnhq/kiln/adapters/ingest/ingesttest"
 )
 
 const (
@@ -29,9 +30,10 @@ const (
 // with testPassword or with the client key, and "kbd" with testPassword
 // through keyboard-interactive only.
 type sshServer struct {
+	ingesttest.Folder // the server's root
+
 	addr, host string
 	port       int64
-	root       string
 	hostKey    ssh.PublicKey
 	clientKey  ed25519.PrivateKey // authorized
 	mu         sync.Mutex
@@ -50,7 +52,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 
 func startSSH(t *testing.T) *sshServer {
 	t.Helper()
-	s := &sshServer{root: t.TempDir(), clientKey: newKey(t)}
+	s := &sshServer{Folder: ingesttest.Folder{Root: t.TempDir()}, clientKey: newKey(t)}
 	hostSigner, err := ssh.NewSignerFromKey(newKey(t))
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +145,7 @@ func (s *sshServer) serve(c net.Conn, config *ssh.ServerConfig) {
 				}
 				go func() {
 					defer ch.Close()
-					srv, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(s.root))
+					srv, err := sftp.NewServer(ch, sftp.WithServerWorkingDirectory(s.Root))
 					if err != nil {
 						return
 					}
@@ -182,63 +184,4 @@ func (s *sshServer) clientPEM(t *testing.T, passphrase string) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(block))
-}
-
-// write puts a file under the server's root.
-func (s *sshServer) write(t *testing.T, name string, data []byte) {
-	t.Helper()
-	p := filepath.Join(s.root, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (s *sshServer) exists(name string) bool {
-	_, err := os.Stat(filepath.Join(s.root, filepath.FromSlash(name)))
-	return err == nil
-}
-
-// touch sets a step's file modification time: step 1 is written an hour
-// after step 0. (SFTP times have whole seconds, and both steps' CSV files
-// have the same size: without it, step 1 would pass for step 0's file.)
-func (s *sshServer) touch(t *testing.T, name string, step int) {
-	t.Helper()
-	mt := time.Date(2024, 3, 1, 12+step, 0, 0, 0, time.UTC)
-	if err := os.Chtimes(filepath.Join(s.root, filepath.FromSlash(name)), mt, mt); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// silentServer accepts connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
 }

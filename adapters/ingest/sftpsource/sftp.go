@@ -67,9 +67,7 @@ var Spec = append([]ingest.Field{
 	{Name: "insecure_ignore_host_key", Type: "bool", Default: false, Level: "source", Doc: "Accept any host key without checking it (exposes the connection to a man in the middle); the explicit opt-out of known_hosts."},
 	{Name: "path", Type: "string", Level: "source", Doc: "Remote folder the tables' paths and globs are relative to: absolute, or relative to the login folder (the default)."},
 	{Name: "timeout", Type: "duration", Default: defaultTimeout.String(), Level: "source", Doc: "Time allowed to connect and log in."},
-}, append(append([]ingest.Field(nil), files.TableSpec...),
-	ingest.Field{Name: "after_load", Type: "map", Level: "table", Doc: "{move_to: done/}: once a load's rows are committed, move the files it read into this folder (relative to the source path, created when missing; a file of the same name there is replaced). The folder is never read by the table."},
-)...)
+}, files.RemoteTableSpec...)
 
 // Connector returns the sftp connector.
 func Connector() ingest.Connector {
@@ -184,21 +182,11 @@ func parse(cfg ingest.Config) (*settings, error) {
 	if s.knownHosts != "" {
 		cb, algos, err := knownHostsCallback(s.knownHosts, s.addr())
 		if err != nil {
-			return nil, fmt.Errorf("%ssftp: known_hosts: %v", at(cfg, "known_hosts"), err)
+			return nil, fmt.Errorf("%ssftp: known_hosts: %v", cfg.At("known_hosts"), err)
 		}
 		s.hostKeys, s.hostAlgos = cb, algos
 	}
 	return s, nil
-}
-
-func at(cfg ingest.Config, key string) string {
-	if cfg.Pos == nil {
-		return ""
-	}
-	if p := cfg.Pos(key); p != "" {
-		return p + ": "
-	}
-	return ""
 }
 
 func expandHome(p string) string {
@@ -275,23 +263,23 @@ func open(ctx context.Context, cfg ingest.Config) (ingest.Source, error) {
 	abs, err := c.RealPath(root)
 	if errors.Is(err, os.ErrNotExist) {
 		_ = s.Close()
-		return nil, fmt.Errorf("%ssftp: path %s does not exist on %s", at(cfg, "path"), root, set.addr())
+		return nil, fmt.Errorf("%ssftp: path %s does not exist on %s", cfg.At("path"), root, set.addr())
 	}
 	if err != nil {
 		_ = s.Close()
-		return nil, fmt.Errorf("%ssftp: path %s on %s: %v", at(cfg, "path"), root, set.addr(), err)
+		return nil, fmt.Errorf("%ssftp: path %s on %s: %v", cfg.At("path"), root, set.addr(), err)
 	}
 	info, err := c.Stat(abs)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		_ = s.Close()
-		return nil, fmt.Errorf("%ssftp: path %s does not exist on %s", at(cfg, "path"), abs, set.addr())
+		return nil, fmt.Errorf("%ssftp: path %s does not exist on %s", cfg.At("path"), abs, set.addr())
 	case err != nil:
 		_ = s.Close()
-		return nil, fmt.Errorf("%ssftp: path %s on %s: %v", at(cfg, "path"), abs, set.addr(), err)
+		return nil, fmt.Errorf("%ssftp: path %s on %s: %v", cfg.At("path"), abs, set.addr(), err)
 	case !info.IsDir():
 		_ = s.Close()
-		return nil, fmt.Errorf("%ssftp: path %s on %s is not a folder", at(cfg, "path"), abs, set.addr())
+		return nil, fmt.Errorf("%ssftp: path %s on %s is not a folder", cfg.At("path"), abs, set.addr())
 	}
 	s.root = abs
 	return s, nil
@@ -418,44 +406,9 @@ func (s *source) Close() error {
 // Table opens a table of the server's files. An absolute path, glob or
 // move_to is read from the server's root folder instead of the source path.
 func (s *source) Table(ctx context.Context, cfg ingest.Config) (ingest.Table, error) {
-	r := ingest.NewConfigReader(cfg, "sftp")
-	var moveTo string
-	if al := r.Nested("after_load"); al != nil {
-		al.Only("move_to")
-		moveTo = al.Str("move_to", true, "")
-	}
-	if err := r.Err(); err != nil {
-		return nil, err
-	}
-	values := make(map[string]any, len(cfg.Values))
-	for k, v := range cfg.Values {
-		if k != "after_load" {
-			values[k] = v
-		}
-	}
-	st := &store{src: s, root: s.root}
-	p, _ := values["path"].(string)
-	g, _ := values["glob"].(string)
-	if path.IsAbs(p) || path.IsAbs(g) || path.IsAbs(moveTo) {
-		// Root the table at / and spell every path from there.
-		st.root = "/"
-		for _, k := range []string{"path", "glob"} {
-			if v, _ := values[k].(string); v != "" && !path.IsAbs(v) {
-				values[k] = path.Join(s.root, v)
-			}
-		}
-		if moveTo != "" && !path.IsAbs(moveTo) {
-			moveTo = path.Join(s.root, moveTo)
-		}
-	}
-	t, err := files.NewTable(ctx, st, ingest.Config{Values: values, Pos: cfg.Pos})
-	if err != nil {
-		return nil, err
-	}
-	if moveTo == "" {
-		return t, nil
-	}
-	return files.MoveAfterLoad(t, st, moveTo), nil
+	return files.NewRemoteTable(ctx, cfg, "sftp", s.root, func(root string) files.Mover {
+		return &store{src: s, root: root}
+	})
 }
 
 // store is a files.Mover on the server, rooted at a remote folder.
