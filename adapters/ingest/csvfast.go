@@ -180,27 +180,20 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 	options := "format csv, delimiter " + l.d.QuoteString(string(f.Delimiter)) + ", quote " + l.d.QuoteString(string(f.Quote)) +
 		", null " + l.d.QuoteString(f.Null) + ", force_null (" + strings.Join(quoted, ", ") + ")"
 
-	pr, pw := io.Pipe()
 	base := l.rows
 	progress := l.opts.Progress
-	scanErr := make(chan error, 1)
-	go func() {
-		err := sc.stream(pw, f, width, kinds, func(records, bytes int64) {
+	n, scanErr, loadErr := pipeCopy(ctx, func(_ context.Context, w io.Writer) error {
+		return sc.stream(w, f, width, kinds, func(records, bytes int64) {
 			if progress != nil {
 				progress(base+records, bytes)
 			}
 		})
-		pw.CloseWithError(err)
-		scanErr <- err
-	}()
-	n, loadErr := cl.LoadCopy(ctx, l.stage, names, options, pr)
-	if loadErr != nil {
-		pr.CloseWithError(errors.New("the warehouse side of the copy stopped"))
-	}
-	err = <-scanErr
+	}, func(r io.Reader) (int64, error) {
+		return cl.LoadCopy(ctx, l.stage, names, options, r)
+	})
 	switch {
-	case err != nil && !strings.Contains(err.Error(), "warehouse side of the copy stopped"):
-		return true, err
+	case scanErr != nil:
+		return true, scanErr
 	case loadErr != nil:
 		// The warehouse refused a value kiln accepted (e.g. a date out of
 		// its range): the record-by-record path reports it exactly.

@@ -66,33 +66,21 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 		names[i] = c.name
 	}
 
-	srcCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
 	counter := &countingWriter{progress: l.opts.Progress}
-	bw := bufio.NewWriterSize(io.MultiWriter(pw, counter), passThroughBuffer)
-	srcErr := make(chan error, 1)
-	go func() {
-		err := cs.CopyText(srcCtx, req, bw)
-		if err == nil {
-			err = bw.Flush()
+	n, readErr, loadErr := pipeCopy(ctx, func(ctx context.Context, w io.Writer) error {
+		bw := bufio.NewWriterSize(io.MultiWriter(w, counter), passThroughBuffer)
+		if err := cs.CopyText(ctx, req, bw); err != nil {
+			return err
 		}
-		pw.CloseWithError(err) // nil: the reader sees io.EOF
-		srcErr <- err
-	}()
-	n, loadErr := loader.LoadCopy(ctx, l.stage, names, "format text", pr)
-	if loadErr != nil {
-		cancel()
-		pr.CloseWithError(errors.New("the warehouse side of the copy stopped"))
-	}
-	readErr := <-srcErr
+		return bw.Flush()
+	}, func(r io.Reader) (int64, error) {
+		return loader.LoadCopy(ctx, l.stage, names, "format text", r)
+	})
 	switch {
-	case readErr != nil && !errors.Is(readErr, context.Canceled):
+	case readErr != nil:
 		return true, fmt.Errorf("reading the source: %w", readErr)
 	case loadErr != nil:
 		return true, loadErr
-	case readErr != nil:
-		return true, readErr
 	}
 	l.rows += n
 	l.res.Bytes += counter.bytes.Load()
@@ -122,6 +110,39 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 		}
 	}
 	return true, nil
+}
+
+// pipeCopy runs produce, writing COPY data, and load, reading it, at the
+// same time. It returns the rows loaded and the error that came first:
+// produce's own failure (a source that broke, a CSV field that stops the
+// fast path) as produceErr, or the warehouse refusing the data as loadErr.
+// produce failing only because load stopped reading is not reported.
+func pipeCopy(ctx context.Context, produce func(ctx context.Context, w io.Writer) error, load func(r io.Reader) (int64, error)) (n int64, produceErr, loadErr error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var loading atomic.Bool
+	loading.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		err := produce(pctx, pw)
+		// Decide before closing the pipe: until then the loader cannot
+		// have finished unless it failed on its own.
+		own := loading.Load()
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+		if !own {
+			err = nil
+		}
+		done <- err
+	}()
+	n, loadErr = load(pr)
+	loading.Store(false)
+	if loadErr != nil {
+		cancel()
+		pr.CloseWithError(errors.New("the warehouse side of the copy stopped"))
+	}
+	produceErr = <-done
+	return n, produceErr, loadErr
 }
 
 // stagedMax returns the largest value of col in the staging table.
