@@ -150,7 +150,7 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 		}
 		rows = append(rows, row)
 	}
-	if len(rows) > 0 {
+	if width >= 0 {
 		if err := l.batch(ctx, Batch{Columns: names, Rows: rows, File: f.Name}); err != nil {
 			return false, err
 		}

@@ -349,6 +349,20 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 		names, rows = flattenBatch(names, rows, l.opts.Flatten)
 	}
 	if len(rows) == 0 {
+		// Columns named without records (a CSV header, an empty sheet):
+		// the table still gets them, typed text until values come.
+		for _, name := range names {
+			if l.byName[name] != nil {
+				continue
+			}
+			c := &column{name: name, kind: kindNull, typ: l.d.TypeName(kindText.portable())}
+			l.addColumn(c)
+			if l.staged {
+				if _, err := l.exec(ctx, l.wh, "alter table "+l.d.Render(l.stage)+" add column "+l.d.QuoteIdent(name)+" "+c.typ); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	}
 	if b.File != "" && !l.hasFile {

@@ -82,6 +82,7 @@ type batcher struct {
 	idx  map[string]int
 	rows [][]any
 	bad  []ingest.BadRecord
+	sent bool // a batch was emitted
 }
 
 // setColumns fixes the column order of positional records (CSV, Parquet).
@@ -134,12 +135,23 @@ func (b *batcher) flush() error {
 	if len(b.rows) == 0 && len(b.bad) == 0 {
 		return nil
 	}
+	b.sent = true
 	if err := b.ctx.Err(); err != nil {
 		return err
 	}
 	batch := ingest.Batch{Columns: append([]string(nil), b.cols...), Rows: b.rows, File: b.file, Bad: b.bad}
 	b.rows, b.bad = nil, nil
 	return b.emit(batch)
+}
+
+// finish flushes the last batch; a file that named its columns (a CSV
+// header) but held no record still sends them, so the table gets them.
+func (b *batcher) finish() error {
+	if err := b.flush(); err != nil || b.sent || len(b.cols) == 0 {
+		return err
+	}
+	b.sent = true
+	return b.emit(ingest.Batch{Columns: append([]string(nil), b.cols...), File: b.file})
 }
 
 // Configuration helpers.

@@ -276,3 +276,33 @@ func TestPathForms(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderOnly loads a CSV holding only its header: the table gets the
+// header's columns (text, no rows), and a later file with values types
+// them as usual.
+func TestHeaderOnly(t *testing.T) {
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		dir := t.TempDir()
+		write(t, dir, "a.csv", "id,name\n")
+		dest := ingesttest.Rel(wh, "raw", "header_only")
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"path": "a.csv"}), ingest.LoadOptions{})
+		types := ingesttest.ColumnTypes(t, wh, dest)
+		for _, col := range []string{"id", "name"} {
+			if !strings.Contains(strings.ToLower(types[col]), "text") && !strings.Contains(strings.ToLower(types[col]), "varchar") {
+				t.Errorf("column %s: %q, want text", col, types[col])
+			}
+		}
+		if n := ingesttest.Count(t, wh, dest); n != 0 {
+			t.Errorf("%d rows, want 0", n)
+		}
+		write(t, dir, "b.csv", "id,name\n")
+		write(t, dir, "c.csv", "id,name\n7,x\n")
+		ingesttest.Load(t, wh, dest, openTable(t, dir, map[string]any{"glob": "*.csv"}), ingest.LoadOptions{})
+		if typ := ingesttest.ColumnTypes(t, wh, dest)["id"]; !strings.Contains(strings.ToLower(typ), "int") {
+			t.Errorf("id after values: %q, want an integer type", typ)
+		}
+		if got := ingesttest.Query(t, wh, "select cast(id as text) || name from "+wh.Dialect().Render(dest)); fmt.Sprint(got) != "[[7x]]" {
+			t.Errorf("rows = %v", got)
+		}
+	})
+}

@@ -353,7 +353,7 @@ func (t *Table) readFile(ctx context.Context, f Object, emit func(ingest.Batch) 
 	if err != nil {
 		return err
 	}
-	return b.flush()
+	return b.finish()
 }
 
 // csvOptionsFor is the table's CSV dialect for one file (tab-separated for
