@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/adapters"
+	"github.com/kilnhq/kiln/adapters/materialize"
 )
 
 // apply moves the staged rows into the destination and writes st, all in
@@ -77,43 +78,21 @@ func (l *load) applyOnce(ctx context.Context, st storedState) error {
 	return nil
 }
 
-// swapIn renames the staged table into place, keeping Postgres views
-// that read the old table.
+// swapIn renames the staged table into place (materialize.SwapIn), keeping
+// Postgres views that read the old table.
 func (l *load) swapIn(ctx context.Context, tx adapters.Tx, live *adapters.RelationInfo) error {
-	backup := l.dest.WithSuffix(BackupSuffix)
-	var dependents []adapters.ViewDefinition
-	vd, recreate := l.wh.(adapters.ViewDependents)
 	if live != nil {
 		if live.Kind != adapters.KindTable {
 			return fmt.Errorf("%s is a %s, not a table", l.d.Render(l.dest), live.Kind)
 		}
-		if _, err := l.exec(ctx, tx, "drop table if exists "+l.d.Render(backup)); err != nil {
+		if _, err := l.exec(ctx, tx, "drop table if exists "+l.d.Render(l.dest.WithSuffix(BackupSuffix))); err != nil {
 			return err
 		}
-		if recreate {
-			var err error
-			if dependents, err = vd.DependentViews(ctx, tx, l.dest); err != nil {
-				return err
-			}
-		}
-		if _, err := l.exec(ctx, tx, "alter table "+l.d.Render(l.dest)+" rename to "+l.d.QuoteIdent(backup.Identifier)); err != nil {
-			return fmt.Errorf("moving the old table aside: %w", err)
-		}
 	}
-	if _, err := l.exec(ctx, tx, "alter table "+l.d.Render(l.stage)+" rename to "+l.d.QuoteIdent(l.dest.Identifier)); err != nil {
-		return fmt.Errorf("moving the new table in: %w", err)
-	}
-	if live != nil && recreate {
-		if _, err := l.exec(ctx, tx, "drop table "+l.d.Render(backup)+" cascade"); err != nil {
-			return err
-		}
-		for _, v := range dependents {
-			if _, err := l.exec(ctx, tx, v.CreateSQL(l.d)); err != nil {
-				return fmt.Errorf("recreating view %s that reads %s: %w", l.d.Render(v.Relation), l.d.Render(l.dest), err)
-			}
-		}
-	}
-	return nil
+	// A backup left on warehouses without view re-creation is dropped
+	// after the commit by applyOnce.
+	_, err := materialize.SwapIn(ctx, l.wh, tx, l.exec, l.stage, l.dest, adapters.KindTable, live)
+	return err
 }
 
 // applyRows appends (append) or upserts (merge) the staged rows, first

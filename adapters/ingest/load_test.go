@@ -329,3 +329,27 @@ func TestParallelLoads(t *testing.T) {
 		}
 	})
 }
+
+// TestReplaceKeepsViews replaces a table that a view reads (a staging
+// model on a raw table): the view survives the swap and reads the new rows.
+func TestReplaceKeepsViews(t *testing.T) {
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		ctx := context.Background()
+		d := wh.Dialect()
+		dest := ingesttest.Rel(wh, "raw_views", "items")
+		view := ingesttest.Rel(wh, "raw_views", "items_view")
+		if _, err := ingest.Load(ctx, wh, dest, ingesttest.StepTable(0), ingest.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wh.Exec(ctx, "create view "+d.Render(view)+" as select id, name from "+d.Render(dest)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ingest.Load(ctx, wh, dest, ingesttest.StepTable(1), ingest.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ingesttest.Names(t, wh, view), "2:beta v2 3:gamma 4:delta"; got != want {
+			t.Errorf("view after the replace: %s, want %s (SQL: %v)", got, want, res.SQL)
+		}
+	})
+}

@@ -50,8 +50,6 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 	if err != nil {
 		return fmt.Errorf("looking up %s: %w", d.Render(rel), err)
 	}
-	vd, recreate := wh.(adapters.ViewDependents)
-
 	tx, err := wh.Begin(ctx)
 	if err != nil {
 		return err
@@ -66,29 +64,9 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 	if err != nil {
 		return err
 	}
-	var dependents []adapters.ViewDefinition
-	if live != nil {
-		if recreate {
-			if dependents, err = vd.DependentViews(ctx, tx, rel); err != nil {
-				return err
-			}
-		}
-		if _, err := rec.exec(ctx, tx, rename(d, rel, live.Kind, backup)); err != nil {
-			return fmt.Errorf("moving the old %s aside: %w", live.Kind, err)
-		}
-	}
-	if _, err := rec.exec(ctx, tx, rename(d, tmp, newKind, rel)); err != nil {
-		return fmt.Errorf("moving the new %s in: %w", newKind, err)
-	}
-	if live != nil && recreate {
-		if err := drop(ctx, d, tx, rec, backup, live.Kind, true); err != nil {
-			return err
-		}
-		for _, v := range dependents {
-			if _, err := rec.exec(ctx, tx, v.CreateSQL(d)); err != nil {
-				return fmt.Errorf("recreating view %s that reads %s: %w", d.Render(v.Relation), d.Render(rel), err)
-			}
-		}
+	dropBackup, err := SwapIn(ctx, wh, tx, rec.exec, tmp, rel, newKind, live)
+	if err != nil {
+		return err
 	}
 	if err := runHooks(ctx, tx, rec, true); err != nil {
 		return err
@@ -98,12 +76,59 @@ func swapInto(ctx context.Context, wh adapters.Warehouse, rec *recorder, rel ada
 	}
 	rec.note("commit")
 	rec.applied.Result = res
-	if live != nil && !recreate {
+	if dropBackup {
 		if err := drop(ctx, d, wh, rec, backup, live.Kind, false); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ExecFunc runs one statement on ex; callers pass theirs so the
+// statements land in their own record of what ran.
+type ExecFunc func(ctx context.Context, ex adapters.Execer, sql string) (adapters.Result, error)
+
+// SwapIn puts staged in rel's place inside tx, the last step of every
+// build-aside (table and view builds here, raw-ingest replace loads): the
+// live relation, if any, is renamed to rel's backup name and staged is
+// renamed to rel. On warehouses whose views bind to a relation rather than
+// its name (ViewDependents, Postgres) the backup is dropped in tx with the
+// views that read it, which are created again on the new relation, so
+// readers never see rel missing. It reports whether the backup is left
+// for the caller to drop after the commit (the other warehouses).
+func SwapIn(ctx context.Context, wh adapters.Warehouse, tx adapters.Tx, exec ExecFunc, staged, rel adapters.Relation, newKind adapters.RelationKind, live *adapters.RelationInfo) (dropBackupAfter bool, err error) {
+	d := wh.Dialect()
+	backup := rel.WithSuffix(BackupSuffix)
+	vd, recreate := wh.(adapters.ViewDependents)
+	var dependents []adapters.ViewDefinition
+	if live != nil {
+		if recreate {
+			if dependents, err = vd.DependentViews(ctx, tx, rel); err != nil {
+				return false, err
+			}
+		}
+		if _, err := exec(ctx, tx, rename(d, rel, live.Kind, backup)); err != nil {
+			return false, fmt.Errorf("moving the old %s aside: %w", live.Kind, err)
+		}
+	}
+	if _, err := exec(ctx, tx, rename(d, staged, newKind, rel)); err != nil {
+		return false, fmt.Errorf("moving the new %s in: %w", newKind, err)
+	}
+	if live == nil {
+		return false, nil
+	}
+	if !recreate {
+		return true, nil
+	}
+	if _, err := exec(ctx, tx, "drop "+kindWord(live.Kind)+" if exists "+d.Render(backup)+" cascade"); err != nil {
+		return false, fmt.Errorf("dropping %s: %w", d.Render(backup), err)
+	}
+	for _, v := range dependents {
+		if _, err := exec(ctx, tx, v.CreateSQL(d)); err != nil {
+			return false, fmt.Errorf("recreating view %s that reads %s: %w", d.Render(v.Relation), d.Render(rel), err)
+		}
+	}
+	return false, nil
 }
 
 func rename(d adapters.Dialect, from adapters.Relation, kind adapters.RelationKind, to adapters.Relation) string {
