@@ -93,6 +93,20 @@ type CopyTextLoader interface {
 	LoadCopy(ctx context.Context, r Relation, columns []string, options string, src io.Reader) (int64, error)
 }
 
+// CSVOptions is the dialect of CSV data handed to a CSVLoader: one-byte
+// delimiter and quote (a doubled quote escapes one inside a quoted field),
+// no header, and fields equal to Null, quoted or not, are NULL.
+type CSVOptions struct {
+	Delimiter, Quote byte
+	Null             string
+}
+
+// CSVLoader is a Tx that parses CSV itself (Postgres COPY ... FORMAT csv,
+// DuckDB's CSV reader): raw ingest hands it the records it has checked.
+type CSVLoader interface {
+	LoadCSV(ctx context.Context, r Relation, columns []string, opts CSVOptions, src io.Reader) (int64, error)
+}
+
 // Warehouse is one target warehouse. It is safe for concurrent use by the
 // scheduler's workers. Implementations map warehouse errors to *Error.
 type Warehouse interface {

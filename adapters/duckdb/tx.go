@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -148,4 +150,39 @@ func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Colu
 		return 0, fmt.Errorf("loading rows into %s: %w", target, wrapErr(ctx, err, ""))
 	}
 	return n, nil
+}
+
+// LoadCSV loads CSV records with DuckDB's own reader: src is spooled to a
+// temporary file (the reader takes files, not streams) that COPY ... FROM
+// reads with the dialect given and no sniffing; quoted fields equal to the
+// null string are NULL too (allow_quoted_nulls).
+func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string, o adapters.CSVOptions, src io.Reader) (int64, error) {
+	d := t.w.dialect
+	fh, err := os.CreateTemp("", "kiln-load-*.csv")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		fh.Close()
+		os.Remove(fh.Name())
+	}()
+	if _, err := io.Copy(fh, src); err != nil {
+		return 0, err
+	}
+	if err := fh.Close(); err != nil {
+		return 0, err
+	}
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = d.QuoteIdent(c)
+	}
+	q := d.QuoteString(string(o.Quote))
+	sql := "copy " + d.Render(r) + " (" + strings.Join(quoted, ", ") + ") from " + d.QuoteString(fh.Name()) +
+		" (format csv, header false, auto_detect false, delimiter " + d.QuoteString(string(o.Delimiter)) +
+		", quote " + q + ", escape " + q + ", nullstr " + d.QuoteString(o.Null) + ", allow_quoted_nulls true)"
+	res, err := t.Exec(ctx, sql)
+	if err != nil {
+		return 0, fmt.Errorf("copying rows into %s: %w", d.Render(r), err)
+	}
+	return res.RowsAffected, nil
 }

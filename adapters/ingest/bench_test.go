@@ -26,6 +26,7 @@ import (
 
 	"github.com/kilnhq/kiln/adapters"
 	"github.com/kilnhq/kiln/adapters/adaptertest"
+	"github.com/kilnhq/kiln/adapters/duckdb"
 	"github.com/kilnhq/kiln/adapters/ingest"
 	"github.com/kilnhq/kiln/adapters/ingest/files"
 	"github.com/kilnhq/kiln/adapters/ingest/pgsource"
@@ -185,6 +186,40 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	wh := benchTarget(b)
+	src, err := files.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "files", "path": dir}))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { _ = src.Close() })
+	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"path": "narrow.csv"}))
+	if err != nil {
+		b.Fatalf("Table: %v", err)
+	}
+	benchLoad(b, wh, tbl, rows)
+}
+
+// BenchmarkCSVToDuckDB loads the same 1M-row CSV file into an embedded
+// DuckDB file (the default warehouse), replace mode. DuckDB has no COPY
+// text entry point, so every record goes through kiln's typing and the
+// appender.
+func BenchmarkCSVToDuckDB(b *testing.B) {
+	rows := 1_000_000
+	if s := os.Getenv("KILN_BENCH_CSV_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("KILN_BENCH_CSV_ROWS=%q: want a positive integer", s)
+		}
+		rows = n
+	}
+	dir := b.TempDir()
+	if err := writeNarrowCSV(filepath.Join(dir, "narrow.csv"), rows); err != nil {
+		b.Fatal(err)
+	}
+	wh, err := duckdb.Open(context.Background(), adaptertest.DuckDB(b))
+	if err != nil {
+		b.Fatalf("opening duckdb: %v", err)
+	}
+	b.Cleanup(func() { _ = wh.Close() })
 	src, err := files.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "files", "path": dir}))
 	if err != nil {
 		b.Fatalf("Open: %v", err)

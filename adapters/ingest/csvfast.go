@@ -62,9 +62,9 @@ func (l *load) csvFastAllowed() bool {
 	return l.opts.Cursor == "" && l.opts.Flatten == 0
 }
 
-// copyLoader returns the open staging transaction as a COPY loader, or nil
+// csvLoader returns the open staging transaction as a CSV loader, or nil
 // when the warehouse has none.
-func (l *load) copyLoader(ctx context.Context) (adapters.CopyTextLoader, error) {
+func (l *load) csvLoader(ctx context.Context) (adapters.CSVLoader, error) {
 	if l.stageTx == nil {
 		tx, err := l.wh.Begin(ctx)
 		if err != nil {
@@ -72,14 +72,14 @@ func (l *load) copyLoader(ctx context.Context) (adapters.CopyTextLoader, error) 
 		}
 		l.stageTx = tx
 	}
-	cl, _ := l.stageTx.(adapters.CopyTextLoader)
+	cl, _ := l.stageTx.(adapters.CSVLoader)
 	return cl, nil
 }
 
 // readCSVFast stages every file of cs; handled is false, with nothing
 // read, when the warehouse or the table cannot take the fast path.
 func (l *load) readCSVFast(ctx context.Context, cs CSVSource, req ReadRequest) (State, bool, error) {
-	if cl, err := l.copyLoader(ctx); err != nil || cl == nil {
+	if cl, err := l.csvLoader(ctx); err != nil || cl == nil {
 		return nil, false, err
 	}
 	defaults := false
@@ -163,12 +163,10 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 	}
 
 	kinds := make([]kind, width)
-	quoted := make([]string, width)
 	for i, n := range names {
 		kinds[i] = l.byName[n].kind
-		quoted[i] = l.d.QuoteIdent(n)
 	}
-	cl, err := l.copyLoader(ctx)
+	cl, err := l.csvLoader(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -177,8 +175,6 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 			return true, err
 		}
 	}
-	options := "format csv, delimiter " + l.d.QuoteString(string(f.Delimiter)) + ", quote " + l.d.QuoteString(string(f.Quote)) +
-		", null " + l.d.QuoteString(f.Null) + ", force_null (" + strings.Join(quoted, ", ") + ")"
 
 	base := l.rows
 	progress := l.opts.Progress
@@ -189,7 +185,7 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 			}
 		})
 	}, func(r io.Reader) (int64, error) {
-		return cl.LoadCopy(ctx, l.stage, names, options, r)
+		return cl.LoadCSV(ctx, l.stage, names, adapters.CSVOptions{Delimiter: f.Delimiter, Quote: f.Quote, Null: f.Null}, r)
 	})
 	switch {
 	case scanErr != nil:
