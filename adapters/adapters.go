@@ -95,10 +95,12 @@ type CopyTextLoader interface {
 
 // CSVOptions is the dialect of CSV data handed to a CSVLoader: one-byte
 // delimiter and quote (a doubled quote escapes one inside a quoted field),
-// no header, and fields equal to Null, quoted or not, are NULL.
+// no header; unquoted fields equal to Null are NULL, and quoted ones too
+// when QuotedNull is set.
 type CSVOptions struct {
 	Delimiter, Quote byte
 	Null             string
+	QuotedNull       bool
 }
 
 // CSVLoader is a Tx that parses CSV itself (Postgres COPY ... FORMAT csv,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -155,7 +156,7 @@ func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Colu
 // LoadCSV loads CSV records with DuckDB's own reader: src is spooled to a
 // temporary file (the reader takes files, not streams) that COPY ... FROM
 // reads with the dialect given and no sniffing; quoted fields equal to the
-// null string are NULL too (allow_quoted_nulls).
+// null string are NULL too with QuotedNull (allow_quoted_nulls).
 func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string, o adapters.CSVOptions, src io.Reader) (int64, error) {
 	d := t.w.dialect
 	fh, err := os.CreateTemp("", "kiln-load-*.csv")
@@ -179,7 +180,7 @@ func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string,
 	q := d.QuoteString(string(o.Quote))
 	sql := "copy " + d.Render(r) + " (" + strings.Join(quoted, ", ") + ") from " + d.QuoteString(fh.Name()) +
 		" (format csv, header false, auto_detect false, delimiter " + d.QuoteString(string(o.Delimiter)) +
-		", quote " + q + ", escape " + q + ", nullstr " + d.QuoteString(o.Null) + ", allow_quoted_nulls true)"
+		", quote " + q + ", escape " + q + ", nullstr " + d.QuoteString(o.Null) + ", allow_quoted_nulls " + strconv.FormatBool(o.QuotedNull) + ")"
 	res, err := t.Exec(ctx, sql)
 	if err != nil {
 		return 0, fmt.Errorf("copying rows into %s: %w", d.Render(r), err)

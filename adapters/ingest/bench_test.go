@@ -166,6 +166,31 @@ func BenchmarkPostgresToPostgres(b *testing.B) {
 	benchLoad(b, wh, tbl, rows)
 }
 
+// BenchmarkPostgresToDuckDB loads the narrow source table into an
+// embedded DuckDB file, replace mode: binary COPY decoded and appended.
+func BenchmarkPostgresToDuckDB(b *testing.B) {
+	if os.Getenv(adaptertest.PostgresURLEnv) == "" {
+		b.Skip(adaptertest.PostgresURLEnv + " is not set")
+	}
+	rows := benchRows(b, 1_000_000)
+	srcURL := benchSourceDB(b, rows)
+	wh, err := duckdb.Open(context.Background(), adaptertest.DuckDB(b))
+	if err != nil {
+		b.Fatalf("opening duckdb: %v", err)
+	}
+	b.Cleanup(func() { _ = wh.Close() })
+	src, err := pgsource.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "postgres", "connection": srcURL}))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { _ = src.Close() })
+	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"table": "public.narrow"}))
+	if err != nil {
+		b.Fatalf("Table: %v", err)
+	}
+	benchLoad(b, wh, tbl, rows)
+}
+
 // BenchmarkCSVToPostgres loads a 1M-row CSV file (id,ts,n,s with a header;
 // KILN_BENCH_CSV_ROWS overrides the count) into Postgres, replace mode.
 // Compare with psql -c "\copy narrow from 'narrow.csv' csv header".

@@ -185,7 +185,7 @@ func (l *load) csvFile(ctx context.Context, f CSVFile) (streamed bool, err error
 			}
 		})
 	}, func(r io.Reader) (int64, error) {
-		return cl.LoadCSV(ctx, l.stage, names, adapters.CSVOptions{Delimiter: f.Delimiter, Quote: f.Quote, Null: f.Null}, r)
+		return cl.LoadCSV(ctx, l.stage, names, adapters.CSVOptions{Delimiter: f.Delimiter, Quote: f.Quote, Null: f.Null, QuotedNull: true}, r)
 	})
 	switch {
 	case scanErr != nil:

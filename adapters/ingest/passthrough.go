@@ -22,6 +22,15 @@ type CopySource interface {
 	CopyText(ctx context.Context, req ReadRequest, w io.Writer) error
 }
 
+// CSVCopySource is a CopySource that can also write its rows as COPY csv
+// (the postgres connector): warehouses that read CSV but not COPY text
+// (DuckDB) load that. Booleans are spelled true/false and timestamps with
+// a zone in UTC.
+type CSVCopySource interface {
+	CopySource
+	CopyCSV(ctx context.Context, req ReadRequest, w io.Writer) error
+}
+
 // passThroughBuffer is how much COPY data the source side gathers before
 // handing it to the warehouse side.
 const passThroughBuffer = 256 << 10
@@ -52,33 +61,51 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 		}
 		l.stageTx = tx
 	}
-	loader, ok := l.stageTx.(adapters.CopyTextLoader)
 	addLoadedAt := "alter table " + l.d.Render(l.stage) + " add column " + l.d.QuoteIdent(LoadedAtColumn) + " " + l.d.TypeName("timestamp")
-	if !ok {
+	names := make([]string, len(l.cols))
+	for i, c := range l.cols {
+		names[i] = c.name
+	}
+	counter := &countingWriter{progress: l.opts.Progress}
+	var produce func(ctx context.Context, w io.Writer) error
+	var load func(r io.Reader) (int64, error)
+	textLoader, text := l.stageTx.(adapters.CopyTextLoader)
+	csvLoader, csv := l.stageTx.(adapters.CSVLoader)
+	csvSource, csvOut := cs.(CSVCopySource)
+	switch {
+	case text:
+		produce = func(ctx context.Context, w io.Writer) error { return cs.CopyText(ctx, req, w) }
+		load = func(r io.Reader) (int64, error) { return textLoader.LoadCopy(ctx, l.stage, names, "format text", r) }
+	case csv && csvOut && l.fastCSV:
+		// DuckDB: the source's COPY ... (format csv) output, read by the
+		// warehouse's CSV reader (unquoted empty fields are NULL, quoted
+		// ones empty strings, as Postgres writes them).
+		produce = func(ctx context.Context, w io.Writer) error { return csvSource.CopyCSV(ctx, req, w) }
+		load = func(r io.Reader) (int64, error) {
+			return csvLoader.LoadCSV(ctx, l.stage, names, adapters.CSVOptions{Delimiter: ',', Quote: '"'}, r)
+		}
+	default:
 		l.lateLoadedAt = false
 		if _, err := l.exec(ctx, l.wh, addLoadedAt); err != nil {
 			return true, err
 		}
 		return false, nil
 	}
-	names := make([]string, len(l.cols))
-	for i, c := range l.cols {
-		names[i] = c.name
-	}
 
-	counter := &countingWriter{progress: l.opts.Progress}
 	n, readErr, loadErr := pipeCopy(ctx, func(ctx context.Context, w io.Writer) error {
 		bw := bufio.NewWriterSize(io.MultiWriter(w, counter), passThroughBuffer)
-		if err := cs.CopyText(ctx, req, bw); err != nil {
+		if err := produce(ctx, bw); err != nil {
 			return err
 		}
 		return bw.Flush()
-	}, func(r io.Reader) (int64, error) {
-		return loader.LoadCopy(ctx, l.stage, names, "format text", r)
-	})
+	}, load)
 	switch {
 	case readErr != nil:
 		return true, fmt.Errorf("reading the source: %w", readErr)
+	case loadErr != nil && csv && !text:
+		// A value the warehouse's CSV reader does not take as the decoder
+		// would (a BC date, ...): read the table the ordinary way.
+		return true, fallback("%v", loadErr)
 	case loadErr != nil:
 		return true, loadErr
 	}

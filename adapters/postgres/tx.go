@@ -86,8 +86,8 @@ func (t *Tx) LoadCopy(ctx context.Context, r adapters.Relation, columns []string
 	return tag.RowsAffected(), nil
 }
 
-// LoadCSV loads CSV records with COPY ... FORMAT csv; FORCE_NULL makes
-// quoted fields equal to the null string NULL too.
+// LoadCSV loads CSV records with COPY ... FORMAT csv; with QuotedNull,
+// FORCE_NULL makes quoted fields equal to the null string NULL too.
 func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string, o adapters.CSVOptions, src io.Reader) (int64, error) {
 	d := t.w.dialect
 	quoted := make([]string, len(columns))
@@ -95,7 +95,10 @@ func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string,
 		quoted[i] = d.QuoteIdent(c)
 	}
 	options := "format csv, delimiter " + d.QuoteString(string(o.Delimiter)) + ", quote " + d.QuoteString(string(o.Quote)) +
-		", null " + d.QuoteString(o.Null) + ", force_null (" + strings.Join(quoted, ", ") + ")"
+		", null " + d.QuoteString(o.Null)
+	if o.QuotedNull {
+		options += ", force_null (" + strings.Join(quoted, ", ") + ")"
+	}
 	return t.LoadCopy(ctx, r, columns, options, src)
 }
 

@@ -75,7 +75,12 @@ func (t *Table) Read(ctx context.Context, req ingest.ReadRequest, emit func(inge
 // CopyText writes the rows Read would read, in COPY text format, to w: the
 // loader streams them into a Postgres warehouse without decoding them.
 func (t *Table) CopyText(ctx context.Context, req ingest.ReadRequest, w io.Writer) error {
-	sql, err := t.copySQL(ctx, req, "text")
+	return t.copyOut(ctx, req, "text", w)
+}
+
+// copyOut writes the rows in a textual COPY format to w.
+func (t *Table) copyOut(ctx context.Context, req ingest.ReadRequest, format string, w io.Writer) error {
+	sql, err := t.copySQL(ctx, req, format)
 	if err != nil {
 		return fmt.Errorf("%s: %w", t.what, err)
 	}
@@ -95,7 +100,13 @@ func (t *Table) CopyText(ctx context.Context, req ingest.ReadRequest, w io.Write
 	return nil
 }
 
-// copySQL builds the COPY statement for req in format (binary or text).
+// CopyCSV is CopyText in COPY's csv format, for warehouses that read CSV
+// (DuckDB); booleans are spelled true and false.
+func (t *Table) CopyCSV(ctx context.Context, req ingest.ReadRequest, w io.Writer) error {
+	return t.copyOut(ctx, req, "csv", w)
+}
+
+// copySQL builds the COPY statement for req in format (binary, text or csv).
 func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest, format string) (string, error) {
 	var b strings.Builder
 	b.WriteString("copy (select ")
@@ -106,9 +117,13 @@ func (t *Table) copySQL(ctx context.Context, req ingest.ReadRequest, format stri
 		q := quoteIdent(c)
 		switch t.types[i].kind {
 		case selectAsIs:
-			if format == "text" && t.types[i].sqlName == "timestamptz" {
+			if format != "binary" && t.types[i].sqlName == "timestamptz" {
 				// Loaded into a timestamp column: spell it in UTC.
 				b.WriteString("(" + q + " at time zone 'UTC') as " + q)
+				continue
+			}
+			if format == "csv" && t.types[i].sqlName == "boolean" {
+				b.WriteString(q + "::text as " + q) // true/false, not t/f
 				continue
 			}
 			b.WriteString(q)
