@@ -175,7 +175,9 @@ func TestPassThroughMatchesDecoded(t *testing.T) {
 		open func(context.Context, adapters.Profile) (adapters.Warehouse, error)
 		prof func(testing.TB) adapters.Profile
 	}{
-		{"postgres", func(ctx context.Context, p adapters.Profile) (adapters.Warehouse, error) { return postgres.Open(ctx, p) }, adaptertest.Postgres},
+		{"postgres", func(ctx context.Context, p adapters.Profile) (adapters.Warehouse, error) {
+			return postgres.Open(ctx, p)
+		}, adaptertest.Postgres},
 		{"duckdb", func(ctx context.Context, p adapters.Profile) (adapters.Warehouse, error) { return duckdb.Open(ctx, p) }, adaptertest.DuckDB},
 	} {
 		t.Run(w.name, func(t *testing.T) {
