@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -159,7 +161,8 @@ func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Colu
 // null string are NULL too with QuotedNull (allow_quoted_nulls).
 func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string, o adapters.CSVOptions, src io.Reader) (int64, error) {
 	d := t.w.dialect
-	fh, err := os.CreateTemp("", "kiln-load-*.csv")
+	sweepSpools(os.TempDir(), time.Now().Add(-spoolMaxAge))
+	fh, err := os.CreateTemp("", spoolPattern)
 	if err != nil {
 		return 0, err
 	}
@@ -187,3 +190,23 @@ func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string,
 	}
 	return res.RowsAffected, nil
 }
+
+// spoolPattern names LoadCSV's temporary files; a run killed mid-load
+// leaves its file behind, and later loads remove those older than
+// spoolMaxAge (no single load takes that long).
+const (
+	spoolPattern = "kiln-load-*.csv"
+	spoolMaxAge  = 24 * time.Hour
+)
+
+// sweepSpools removes leftover spool files in dir last written before
+// cutoff.
+func sweepSpools(dir string, cutoff time.Time) {
+	names, _ := filepath.Glob(filepath.Join(dir, spoolPattern))
+	for _, n := range names {
+		if info, err := os.Stat(n); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.Remove(n)
+		}
+	}
+}
+
