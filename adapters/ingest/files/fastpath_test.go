@@ -131,3 +131,40 @@ func testCSVFastPath(t *testing.T, wh adapters.Warehouse) {
 		})
 	}
 }
+
+// TestCSVFastPathDialects covers a tab-separated file and a null string
+// other than the empty one (empty fields are then empty strings).
+func TestCSVFastPathDialects(t *testing.T) {
+	ingesttest.EachWarehouse(t, func(t *testing.T, wh adapters.Warehouse) {
+		dir := t.TempDir()
+		var b strings.Builder
+		b.WriteString("id\tlabel\tqty\n")
+		for i := 1; i <= 12_000; i++ {
+			label := []string{"", "NA", "x y", `"NA"`, `""`}[i%5]
+			qty := fmt.Sprint(i)
+			if i%7 == 0 {
+				qty = "NA"
+			}
+			fmt.Fprintf(&b, "%d\t%s\t%s\n", i, label, qty)
+		}
+		write(t, dir, "d.tsv", b.String())
+		cfg := map[string]any{"path": "d.tsv", "null_string": "NA"}
+		fast, err := ingest.Load(ctx, wh, ingesttest.Rel(wh, "fast", "tsv_fast"), openTable(t, dir, cfg), ingest.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow, err := ingest.Load(ctx, wh, ingesttest.Rel(wh, "fast", "tsv_slow"), recordsOnly{openTable(t, dir, cfg)}, ingest.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fast.PassThrough || fast.Fallback != "" || slow.PassThrough {
+			t.Errorf("fast: PassThrough %v, Fallback %q; slow: PassThrough %v", fast.PassThrough, fast.Fallback, slow.PassThrough)
+		}
+		sameTables(t, wh, ingesttest.Rel(wh, "fast", "tsv_fast"), ingesttest.Rel(wh, "fast", "tsv_slow"))
+		got := ingesttest.Query(t, wh, "select count(*), count(label), count(qty) from "+wh.Dialect().Render(ingesttest.Rel(wh, "fast", "tsv_fast")))
+		// label NULL for "NA" and quoted "NA" (2 of 5); qty NULL every 7th.
+		if fmt.Sprint(got) != "[[12000 7200 10286]]" {
+			t.Errorf("counts = %v", got)
+		}
+	})
+}
