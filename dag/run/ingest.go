@@ -304,6 +304,14 @@ func (b *Builder) load(ctx context.Context, n *compiler.Node, spec *compiler.Ing
 	if res.Rejected > 0 {
 		msg += fmt.Sprintf(", %d rejected", res.Rejected)
 	}
+	if res.Fallback != "" {
+		// The fast path gave up: say why the load was slower than usual.
+		why := res.Fallback
+		if len(why) > 100 {
+			why = why[:97] + "..."
+		}
+		msg += ", read record by record: " + why
+	}
 	return Outcome{Status: StatusSuccess, Message: msg, RowsAffected: res.Inserted + res.Updated, Bytes: res.Bytes, Code: strings.ToUpper(res.Mode)}
 }
 

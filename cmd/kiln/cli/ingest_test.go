@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,38 @@ sources:
 	}
 	if got := q(t, `select "where" || ' ' || reason || ' ' || raw from raw.orders__kiln_rejects`); !strings.HasSuffix(got, "/raw/orders.csv:3 expected 2 fields, found 3 2,b,extra") {
 		t.Errorf("rejects = %q", got)
+	}
+}
+
+// TestIngestFallbackSaysWhy loads a CSV whose fast path gives up after the
+// first batch: the summary line says the table was read record by record
+// and why.
+func TestIngestFallbackSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id\n")
+	for i := 1; i <= 10_001; i++ {
+		fmt.Fprintf(&b, "%d\n", i)
+	}
+	b.WriteString("x\n")
+	writeFiles(t, dir, map[string]string{
+		"dbt_project.yml": "name: ing\n",
+		"raw/ids.csv":     b.String(),
+		"models/sources.yml": `version: 2
+sources:
+  - name: raw
+    schema: raw
+    ingest: {connector: files, path: raw}
+    tables:
+      - name: ids
+        ingest: {path: ids.csv}
+`,
+	})
+	code, out, errb := kiln(t, "ingest", "--project-dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errb)
+	}
+	if !strings.Contains(out, `[REPLACE 10002, read record by record: ids.csv: "x" does not keep its column's type integer`) {
+		t.Errorf("stdout:\n%s", out)
 	}
 }
