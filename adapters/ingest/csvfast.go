@@ -48,7 +48,13 @@ const BatchSize = 10_000
 
 // fallbackError stops the CSV fast path; Load then reads the table again
 // record by record.
-type fallbackError struct{ reason string }
+type fallbackError struct {
+	reason string
+	// costly is set when giving up wasted real work: rows already
+	// streamed, or staged from earlier files. Giving up within the first
+	// batch of the first file is not worth reporting.
+	costly bool
+}
 
 func (e *fallbackError) Error() string { return "CSV fast path: " + e.reason }
 
@@ -84,8 +90,13 @@ func (l *load) readCSVFast(ctx context.Context, cs CSVSource, req ReadRequest) (
 	}
 	defaults := false
 	st, ok, err := cs.ReadCSV(ctx, req, func(f CSVFile) error {
+		before := l.rows
 		streamed, err := l.csvFile(ctx, f)
 		defaults = defaults || streamed
+		var fb *fallbackError
+		if errors.As(err, &fb) {
+			fb.costly = fb.costly || streamed || before > 0
+		}
 		return err
 	})
 	if err != nil || !ok {

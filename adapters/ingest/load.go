@@ -61,9 +61,10 @@ type Result struct {
 	Rejected int64
 	// Bytes approximates the size of the loaded values.
 	Bytes int64
-	// Fallback says why a CSV load that started on the fast path (the
-	// warehouse parsing the file) was redone record by record; "" when it
-	// was not.
+	// Fallback says why a load that started on a fast path (the warehouse
+	// parsing CSV) was redone record by record; "" when it was not, or
+	// when the fast path gave up within the first batch of the first file
+	// (nothing worth mentioning was read twice).
 	Fallback string
 	// PassThrough says the rows were streamed into the warehouse as the
 	// source's COPY output, without being decoded (see CopySource).
@@ -127,7 +128,9 @@ func Load(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation, t 
 		// The CSV fast path met something only the record-by-record path
 		// reads exactly as kiln does: nothing was committed, load again.
 		res, err = loadOnce(ctx, wh, dest, t, opts, false)
-		res.Fallback = fb.reason
+		if fb.costly {
+			res.Fallback = fb.reason
+		}
 	}
 	return res, err
 }

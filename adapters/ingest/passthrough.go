@@ -105,7 +105,7 @@ func (l *load) passThrough(ctx context.Context, cs CopySource, req ReadRequest) 
 	case loadErr != nil && csv && !text:
 		// A value the warehouse's CSV reader does not take as the decoder
 		// would (a BC date, ...): read the table the ordinary way.
-		return true, fallback("%v", loadErr)
+		return true, &fallbackError{reason: loadErr.Error(), costly: true}
 	case loadErr != nil:
 		return true, loadErr
 	}
