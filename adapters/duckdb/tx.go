@@ -209,4 +209,3 @@ func sweepSpools(dir string, cutoff time.Time) {
 		}
 	}
 }
-
