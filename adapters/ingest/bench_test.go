@@ -148,47 +148,15 @@ func benchLoad(b *testing.B, wh adapters.Warehouse, tbl ingest.Table, rows int) 
 //
 //	psql "$SRC" -c "COPY (select * from narrow) TO STDOUT" | psql "$DST" -c "COPY narrow FROM STDIN"
 func BenchmarkPostgresToPostgres(b *testing.B) {
-	if os.Getenv(adaptertest.PostgresURLEnv) == "" {
-		b.Skip(adaptertest.PostgresURLEnv + " is not set")
-	}
-	rows := benchRows(b, 1_000_000)
-	srcURL := benchSourceDB(b, rows)
-	wh := benchTarget(b)
-	src, err := pgsource.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "postgres", "connection": srcURL}))
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() { _ = src.Close() })
-	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"table": "public.narrow"}))
-	if err != nil {
-		b.Fatalf("Table: %v", err)
-	}
-	benchLoad(b, wh, tbl, rows)
+	tbl, rows := benchPostgresTable(b)
+	benchLoad(b, benchTarget(b), tbl, rows)
 }
 
 // BenchmarkPostgresToDuckDB loads the narrow source table into an
-// embedded DuckDB file, replace mode: binary COPY decoded and appended.
+// embedded DuckDB file, replace mode.
 func BenchmarkPostgresToDuckDB(b *testing.B) {
-	if os.Getenv(adaptertest.PostgresURLEnv) == "" {
-		b.Skip(adaptertest.PostgresURLEnv + " is not set")
-	}
-	rows := benchRows(b, 1_000_000)
-	srcURL := benchSourceDB(b, rows)
-	wh, err := duckdb.Open(context.Background(), adaptertest.DuckDB(b))
-	if err != nil {
-		b.Fatalf("opening duckdb: %v", err)
-	}
-	b.Cleanup(func() { _ = wh.Close() })
-	src, err := pgsource.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "postgres", "connection": srcURL}))
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() { _ = src.Close() })
-	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"table": "public.narrow"}))
-	if err != nil {
-		b.Fatalf("Table: %v", err)
-	}
-	benchLoad(b, wh, tbl, rows)
+	tbl, rows := benchPostgresTable(b)
+	benchLoad(b, benchDuckDB(b), tbl, rows)
 }
 
 // BenchmarkCSVToPostgres loads a 1M-row CSV file (id,ts,n,s with a header;
@@ -198,6 +166,43 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 	if os.Getenv(adaptertest.PostgresURLEnv) == "" {
 		b.Skip(adaptertest.PostgresURLEnv + " is not set")
 	}
+	wh := benchTarget(b)
+	tbl, rows := benchCSVTable(b)
+	benchLoad(b, wh, tbl, rows)
+}
+
+// BenchmarkCSVToDuckDB loads the same CSV file into an embedded DuckDB
+// file (the default warehouse), replace mode.
+func BenchmarkCSVToDuckDB(b *testing.B) {
+	tbl, rows := benchCSVTable(b)
+	benchLoad(b, benchDuckDB(b), tbl, rows)
+}
+
+// benchPostgresTable opens the narrow table of a fresh source database of
+// KILN_BENCH_ROWS rows (default 1M).
+func benchPostgresTable(b *testing.B) (ingest.Table, int) {
+	b.Helper()
+	if os.Getenv(adaptertest.PostgresURLEnv) == "" {
+		b.Skip(adaptertest.PostgresURLEnv + " is not set")
+	}
+	rows := benchRows(b, 1_000_000)
+	srcURL := benchSourceDB(b, rows)
+	src, err := pgsource.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "postgres", "connection": srcURL}))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { _ = src.Close() })
+	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"table": "public.narrow"}))
+	if err != nil {
+		b.Fatalf("Table: %v", err)
+	}
+	return tbl, rows
+}
+
+// benchCSVTable writes the narrow CSV file (KILN_BENCH_CSV_ROWS rows,
+// default 1M) and opens it as a files table.
+func benchCSVTable(b *testing.B) (ingest.Table, int) {
+	b.Helper()
 	rows := 1_000_000
 	if s := os.Getenv("KILN_BENCH_CSV_ROWS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -210,7 +215,6 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 	if err := writeNarrowCSV(filepath.Join(dir, "narrow.csv"), rows); err != nil {
 		b.Fatal(err)
 	}
-	wh := benchTarget(b)
 	src, err := files.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "files", "path": dir}))
 	if err != nil {
 		b.Fatalf("Open: %v", err)
@@ -220,41 +224,18 @@ func BenchmarkCSVToPostgres(b *testing.B) {
 	if err != nil {
 		b.Fatalf("Table: %v", err)
 	}
-	benchLoad(b, wh, tbl, rows)
+	return tbl, rows
 }
 
-// BenchmarkCSVToDuckDB loads the same 1M-row CSV file into an embedded
-// DuckDB file (the default warehouse), replace mode. DuckDB has no COPY
-// text entry point, so every record goes through kiln's typing and the
-// appender.
-func BenchmarkCSVToDuckDB(b *testing.B) {
-	rows := 1_000_000
-	if s := os.Getenv("KILN_BENCH_CSV_ROWS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			b.Fatalf("KILN_BENCH_CSV_ROWS=%q: want a positive integer", s)
-		}
-		rows = n
-	}
-	dir := b.TempDir()
-	if err := writeNarrowCSV(filepath.Join(dir, "narrow.csv"), rows); err != nil {
-		b.Fatal(err)
-	}
+// benchDuckDB opens a fresh embedded DuckDB file.
+func benchDuckDB(b *testing.B) adapters.Warehouse {
+	b.Helper()
 	wh, err := duckdb.Open(context.Background(), adaptertest.DuckDB(b))
 	if err != nil {
 		b.Fatalf("opening duckdb: %v", err)
 	}
 	b.Cleanup(func() { _ = wh.Close() })
-	src, err := files.Connector().Open(context.Background(), benchConfig(map[string]any{"connector": "files", "path": dir}))
-	if err != nil {
-		b.Fatalf("Open: %v", err)
-	}
-	b.Cleanup(func() { _ = src.Close() })
-	tbl, err := src.Table(context.Background(), benchConfig(map[string]any{"path": "narrow.csv"}))
-	if err != nil {
-		b.Fatalf("Table: %v", err)
-	}
-	benchLoad(b, wh, tbl, rows)
+	return wh
 }
 
 // writeNarrowCSV writes the same rows as the source table of
