@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -44,6 +45,7 @@ func Open(ctx context.Context, p adapters.Profile) (*Warehouse, error) {
 			return nil, fmt.Errorf("creating directory for duckdb file %s: %w", path, err)
 		}
 	}
+	sweepSpools(os.TempDir(), time.Now().Add(-spoolMaxAge))
 	sets, err := settingStatements(p.Settings)
 	if err != nil {
 		return nil, err

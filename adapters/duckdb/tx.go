@@ -161,7 +161,6 @@ func (t *Tx) Load(ctx context.Context, r adapters.Relation, cols []adapters.Colu
 // null string are NULL too with QuotedNull (allow_quoted_nulls).
 func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string, o adapters.CSVOptions, src io.Reader) (int64, error) {
 	d := t.w.dialect
-	sweepSpools(os.TempDir(), time.Now().Add(-spoolMaxAge))
 	fh, err := os.CreateTemp("", spoolPattern)
 	if err != nil {
 		return 0, err
@@ -192,8 +191,8 @@ func (t *Tx) LoadCSV(ctx context.Context, r adapters.Relation, columns []string,
 }
 
 // spoolPattern names LoadCSV's temporary files; a run killed mid-load
-// leaves its file behind, and later loads remove those older than
-// spoolMaxAge (no single load takes that long).
+// leaves its file behind, and Open removes those older than spoolMaxAge
+// (no single load takes that long).
 const (
 	spoolPattern = "kiln-load-*.csv"
 	spoolMaxAge  = 24 * time.Hour

@@ -105,7 +105,7 @@ func (l *load) applyRows(ctx context.Context, tx adapters.Tx, live *adapters.Rel
 	}
 	target := map[string]string{} // column → warehouse type
 	if live == nil {
-		if _, err := l.exec(ctx, tx, "create table "+l.d.Render(l.dest)+" (\n  "+strings.Join(l.columnsDDL(), ",\n  ")+"\n)"); err != nil {
+		if _, err := l.exec(ctx, tx, "create table "+l.d.Render(l.dest)+" (\n  "+strings.Join(l.columnsDDL(true), ",\n  ")+"\n)"); err != nil {
 			return err
 		}
 	} else {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -149,7 +148,7 @@ func loadOnce(ctx context.Context, wh adapters.Warehouse, dest adapters.Relation
 		byName:   map[string]*column{},
 		records:  map[string]int64{},
 		loadedAt: time.Now().UTC().Truncate(time.Microsecond),
-		jsonText: wh.Dialect().Name() != "duckdb",
+		asText:   wh.Dialect().Name() != "duckdb",
 	}
 	l.res.Mode = opts.Mode
 	err := l.run(ctx, t)
@@ -217,7 +216,7 @@ type load struct {
 	cols                           []*column
 	byName                         map[string]*column
 	loadedAt                       time.Time
-	jsonText                       bool // encode json values as text (Postgres jsonb)
+	asText                         bool // json and decimal text go as text (Postgres jsonb, numeric)
 	staged, rejStaged, hasFile     bool
 	full                           bool
 	threshold                      any // rows with a cursor <= threshold are skipped
@@ -445,14 +444,14 @@ func (l *load) batch(ctx context.Context, b Batch) error {
 				bad = fmt.Errorf("column %s: %w", c.name, err)
 				break
 			}
-			if c.kind == kindNumeric && l.jsonText {
+			if c.kind == kindNumeric && l.asText {
 				// Postgres numeric keeps a decimal's digits and scale as
 				// written ("1.50", 30 digits): pass the text, not a float.
 				if s, ok := row[i].(string); ok {
 					v = exactNumeric(strings.TrimSpace(s))
 				}
 			}
-			if c.kind == kindJSON && l.jsonText && v != nil {
+			if c.kind == kindJSON && l.asText && v != nil {
 				enc, err := json.Marshal(v)
 				if err != nil {
 					bad = fmt.Errorf("column %s: %w", c.name, err)
@@ -604,24 +603,23 @@ func rejectColumnsDDL(d adapters.Dialect) string {
 
 // createStage creates the staging table with the columns known so far.
 func (l *load) createStage(ctx context.Context) error {
-	cols := l.columnsDDL()
-	if l.lateLoadedAt {
-		cols = slices.DeleteFunc(cols, func(c string) bool { return strings.HasPrefix(c, l.d.QuoteIdent(LoadedAtColumn)+" ") })
-	}
-	if _, err := l.exec(ctx, l.wh, "create table "+l.d.Render(l.stage)+" (\n  "+strings.Join(cols, ",\n  ")+"\n)"); err != nil {
+	if _, err := l.exec(ctx, l.wh, "create table "+l.d.Render(l.stage)+" (\n  "+strings.Join(l.columnsDDL(!l.lateLoadedAt), ",\n  ")+"\n)"); err != nil {
 		return err
 	}
 	l.staged = true
 	return nil
 }
 
-// columnsDDL spells the destination's columns for CREATE TABLE.
-func (l *load) columnsDDL() []string {
+// columnsDDL spells the destination's columns for CREATE TABLE, the
+// loaded-at column included when loadedAt is set.
+func (l *load) columnsDDL(loadedAt bool) []string {
 	var parts []string
 	for _, c := range l.cols {
 		parts = append(parts, l.d.QuoteIdent(c.name)+" "+c.typ)
 	}
-	parts = append(parts, l.d.QuoteIdent(LoadedAtColumn)+" "+l.d.TypeName("timestamp"))
+	if loadedAt {
+		parts = append(parts, l.d.QuoteIdent(LoadedAtColumn)+" "+l.d.TypeName("timestamp"))
+	}
 	if l.hasFile {
 		parts = append(parts, l.d.QuoteIdent(FileColumn)+" "+l.d.TypeName("text"))
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/kilnhq/kiln/adapters"
 )
@@ -196,7 +197,7 @@ func (l *load) stagedMax(ctx context.Context, col string) (any, error) {
 	return convert(v, l.byName[col].kind)
 }
 
-func timestampLiteral(t interface{ Format(string) string }) string {
+func timestampLiteral(t time.Time) string {
 	return "timestamp '" + t.Format("2006-01-02 15:04:05.999999") + "'"
 }
 
